@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/**
+ * The `berth` command: one binary for every part of Berth (server, agent, and kubectl-like verbs).
+ * This file only assembles subcommands; each lives in its own `cli/*-command.ts` module.
+ */
+import { Command, CommanderError } from 'commander';
+import { errorMessage } from '../lib/errors.js';
+import { berthVersion } from '../lib/version.js';
+import { versionCommand } from './version-command.js';
+
+export function buildProgram(): Command {
+  const program = new Command('berth')
+    .description('Berth: a Kubernetes-style container orchestrator')
+    .version(berthVersion().version, '--version', 'print the version and exit')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.addCommand(versionCommand());
+  return program;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);
