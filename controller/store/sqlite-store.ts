@@ -343,7 +343,7 @@ export class SqliteStore implements Store {
     };
     if (fromRevision > 0 && fromRevision <= this.#compacted) {
       sub.queue.fail(new CompactedError(fromRevision, this.#compacted));
-    } else {
+    } else if (!sub.queue.ended) {
       this.#subscribers.add(sub);
     }
     return sub.queue;

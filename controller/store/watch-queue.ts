@@ -39,7 +39,9 @@ export class WatchQueue implements Watch {
   constructor(opts: WatchQueueOptions) {
     this.#opts = opts;
     this.#replaying = opts.replay !== undefined;
-    if (opts.signal?.aborted === true) this.#end('closed');
+    // Already aborted: born closed. onEnd is not called — the store has not registered us yet and
+    // checks `ended` before it does.
+    if (opts.signal?.aborted === true) this.#state = 'closed';
     else opts.signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
