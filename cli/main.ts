@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../lib/errors.js';
 import { berthVersion } from '../lib/version.js';
+import { serverCommand } from './server-command.js';
 import { versionCommand } from './version-command.js';
 
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .version(berthVersion().version, '--version', 'print the version and exit')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
+  program.addCommand(serverCommand());
   program.addCommand(versionCommand());
   return program;
 }

@@ -21,6 +21,10 @@ export const errorCodes = {
   CONFIG_INVALID: 'BERTH_ERR_CONFIG_INVALID',
   /** A child process (etcd, runc, …) could not be started or failed. */
   PROCESS_FAILED: 'BERTH_ERR_PROCESS_FAILED',
+  /** An API request failed with a Kubernetes `Status` (api/status.ts `ApiError`) to send back as-is. */
+  API_STATUS: 'BERTH_ERR_API_STATUS',
+  /** A certificate, key or signing request is malformed, forged, or of a kind Berth does not accept. */
+  CERT_INVALID: 'BERTH_ERR_CERT_INVALID',
 } as const;
 
 export type ErrorCode = (typeof errorCodes)[keyof typeof errorCodes];
