@@ -421,7 +421,9 @@ export function formatBadValue(value: unknown): string {
   if (typeof value === 'object') {
     if (isGoSyntax(value)) return value[goSyntaxKey];
     // Go's fmt prints maps sorted by key.
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
     const valueType = entries.every(([, v]) => typeof v === 'string') ? 'string' : 'interface {}';
     return `map[string]${valueType}{${entries.map(([k, v]) => `${goQuote(k)}:${formatBadValue(v)}`).join(', ')}}`;
   }

@@ -9,12 +9,15 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { BerthError, CompactedError, errorCodes, errorMessage, type ErrorCode } from '../lib/errors.js';
 import { silentLogger } from '../lib/logger.js';
-import { openEtcdStore, type EtcdStore } from '../controller/store/etcd-store.js';
+import { EtcdStore, openEtcdStore } from '../controller/store/etcd-store.js';
 import type { CreateResult, KeyValue, UpdateResult, Watch, WatchEvent } from '../controller/store/store.js';
 import { storeContractTests } from '../controller/store/testing/store-contract.js';
 import { etcdAvailable, startEtcd, type EtcdHandle } from './harness/etcd.js';
@@ -171,6 +174,53 @@ if (skip !== undefined) {
     });
   });
 
+  void describe('EtcdStore over TLS', { skip: opensslMissing() }, () => {
+    void it('connects with a client certificate, and not without one', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'berth-etcd-tls-'));
+      let etcd: EtcdHandle | undefined;
+      let store: EtcdStore | undefined;
+      try {
+        const pki = makePki(dir);
+        etcd = await startEtcd({
+          name: 'berth-tls',
+          tls: { certFile: pki.serverCert, keyFile: pki.serverKey, caFile: pki.ca },
+        });
+        assert.match(etcd.endpoint, /^https:/);
+        const ca = readFileSync(pki.ca);
+        store = await openEtcdStore({
+          endpoints: [etcd.endpoint],
+          tls: { ca, cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) },
+          logger: silentLogger(),
+        });
+        const w = store.watch('/', 1);
+        try {
+          ok(await store.create('/tls', enc('yes')));
+          assert.equal(text((await store.get('/tls'))?.value), 'yes');
+          assert.deepEqual((await take(w, 1)).map(line), ['PUT /tls=yes']);
+        } finally {
+          w.close();
+        }
+        await rejectsCode(
+          openEtcdStore({
+            endpoints: [etcd.endpoint],
+            tls: { ca },
+            requestTimeoutMs: 2000,
+            logger: silentLogger(),
+          }),
+          errorCodes.STORE_UNAVAILABLE,
+        );
+        assert.throws(
+          () => new EtcdStore({ endpoints: [etcd?.endpoint ?? ''] }),
+          (err: unknown) => isCode(err, errorCodes.CONFIG_INVALID),
+        );
+      } finally {
+        await store?.close();
+        await etcd?.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
   void describe('EtcdStore when etcd goes away', () => {
     void it('fails an open watch and calls with STORE_UNAVAILABLE, and recovers when etcd returns', async () => {
       const first = await startEtcd({ name: 'berth-outage' });
@@ -257,6 +307,79 @@ if (skip !== undefined) {
       }
     });
   });
+}
+
+function opensslMissing(): string | undefined {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return 'openssl not found (needed to make test certificates)';
+  }
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files in `dir`. */
+function makePki(
+  dir: string,
+): Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string> {
+  const p = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => {
+    execFileSync('openssl', args, { stdio: 'pipe' });
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.crt'),
+    '-days',
+    '1',
+    '-subj',
+    '/CN=berth-test-ca',
+  );
+  for (const [name, ext] of [
+    ['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'],
+    ['client', 'extendedKeyUsage=clientAuth\n'],
+  ] as const) {
+    writeFileSync(p(`${name}.ext`), ext);
+    openssl(
+      'req',
+      ...ec,
+      '-keyout',
+      p(`${name}.key`),
+      '-out',
+      p(`${name}.csr`),
+      '-subj',
+      `/CN=berth-${name}`,
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      p(`${name}.csr`),
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      p(`${name}.crt`),
+      '-days',
+      '1',
+      '-extfile',
+      p(`${name}.ext`),
+    );
+  }
+  return {
+    ca: p('ca.crt'),
+    serverCert: p('server.crt'),
+    serverKey: p('server.key'),
+    clientCert: p('client.crt'),
+    clientKey: p('client.key'),
+  };
 }
 
 function enc(s: string): Uint8Array {

@@ -18,7 +18,8 @@ export function defaultService(svc: JsonObject): void {
   if (spec['sessionAffinity'] === 'ClientIP') {
     const cfg = asObject(spec['sessionAffinityConfig']);
     const clientIP = asObject(cfg?.['clientIP']);
-    if (clientIP?.['timeoutSeconds'] == null) spec['sessionAffinityConfig'] = { clientIP: { timeoutSeconds: 10800 } };
+    if (clientIP?.['timeoutSeconds'] == null)
+      spec['sessionAffinityConfig'] = { clientIP: { timeoutSeconds: 10800 } };
   }
   setDefault(spec, 'type', 'ClusterIP');
   const type = asString(spec['type']);
@@ -31,9 +32,14 @@ export function defaultService(svc: JsonObject): void {
     }
   }
   const externallyAccessible =
-    type === 'LoadBalancer' || type === 'NodePort' || (type === 'ClusterIP' && asArray(spec['externalIPs']).length > 0);
+    type === 'LoadBalancer' ||
+    type === 'NodePort' ||
+    (type === 'ClusterIP' && asArray(spec['externalIPs']).length > 0);
   if (externallyAccessible) setDefault(spec, 'externalTrafficPolicy', 'Cluster');
-  if (spec['internalTrafficPolicy'] == null && (type === 'ClusterIP' || type === 'NodePort' || type === 'LoadBalancer')) {
+  if (
+    spec['internalTrafficPolicy'] == null &&
+    (type === 'ClusterIP' || type === 'NodePort' || type === 'LoadBalancer')
+  ) {
     spec['internalTrafficPolicy'] = 'Cluster';
   }
   if (type === 'LoadBalancer') setDefault(spec, 'allocateLoadBalancerNodePorts', true);
@@ -58,7 +64,8 @@ export function carryOverServiceAllocations(newSvc: JsonObject, oldSvc: JsonObje
   const oldSpec = asObject(oldSvc['spec']) ?? {};
   const type = asString(spec['type']);
   if (type === 'ExternalName') return;
-  if (asString(spec['clusterIP']) === '' && asString(oldSpec['clusterIP']) !== '') spec['clusterIP'] = oldSpec['clusterIP'];
+  if (asString(spec['clusterIP']) === '' && asString(oldSpec['clusterIP']) !== '')
+    spec['clusterIP'] = oldSpec['clusterIP'];
   if (asArray(spec['clusterIPs']).length === 0 && asArray(oldSpec['clusterIPs']).length > 0) {
     spec['clusterIPs'] = [...asArray(oldSpec['clusterIPs'])];
   }
@@ -68,7 +75,10 @@ export function carryOverServiceAllocations(newSvc: JsonObject, oldSvc: JsonObje
       const port = asObject(p);
       if (port === undefined || (port['nodePort'] != null && port['nodePort'] !== 0)) continue;
       const match = oldPorts.find(
-        (o) => o !== undefined && o['port'] === port['port'] && (o['protocol'] ?? 'TCP') === (port['protocol'] ?? 'TCP'),
+        (o) =>
+          o !== undefined &&
+          o['port'] === port['port'] &&
+          (o['protocol'] ?? 'TCP') === (port['protocol'] ?? 'TCP'),
       );
       if (match?.['nodePort'] != null) port['nodePort'] = match['nodePort'];
     }
@@ -79,7 +89,8 @@ export function carryOverServiceAllocations(newSvc: JsonObject, oldSvc: JsonObje
   if (asArray(spec['ipFamilies']).length === 0 && asArray(oldSpec['ipFamilies']).length > 0) {
     spec['ipFamilies'] = [...asArray(oldSpec['ipFamilies'])];
   }
-  if (spec['ipFamilyPolicy'] == null && oldSpec['ipFamilyPolicy'] != null) spec['ipFamilyPolicy'] = oldSpec['ipFamilyPolicy'];
+  if (spec['ipFamilyPolicy'] == null && oldSpec['ipFamilyPolicy'] != null)
+    spec['ipFamilyPolicy'] = oldSpec['ipFamilyPolicy'];
 }
 
 /**
@@ -91,7 +102,8 @@ export function defaultSecret(secret: JsonObject): void {
   const stringData = asObject(secret['stringData']);
   if (stringData !== undefined) {
     const data = child(secret, 'data');
-    for (const [k, v] of Object.entries(stringData)) data[k] = Buffer.from(asString(v), 'utf8').toString('base64');
+    for (const [k, v] of Object.entries(stringData))
+      data[k] = Buffer.from(asString(v), 'utf8').toString('base64');
   }
   delete secret['stringData'];
 }

@@ -96,7 +96,11 @@ describe('applyDefaults: Pod', () => {
             env: [{ name: 'N', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
           },
         ],
-        volumes: [{ name: 'a' }, { name: 'b', configMap: { name: 'cm' } }, { name: 'c', hostPath: { path: '/x' } }],
+        volumes: [
+          { name: 'a' },
+          { name: 'b', configMap: { name: 'cm' } },
+          { name: 'c', hostPath: { path: '/x' } },
+        ],
       },
     });
     const c = out['spec'].containers[0];
@@ -118,10 +122,20 @@ describe('applyDefaults: Pod', () => {
   });
 
   it('defaults requests to limits for pods only', () => {
-    const containers = [{ name: 'c', image: 'x:1', resources: { limits: { cpu: '1', memory: '1Gi' }, requests: { cpu: '500m' } } }];
+    const containers = [
+      {
+        name: 'c',
+        image: 'x:1',
+        resources: { limits: { cpu: '1', memory: '1Gi' }, requests: { cpu: '500m' } },
+      },
+    ];
     const pod = d({ apiVersion: 'v1', kind: 'Pod', spec: { containers } });
     assert.deepEqual(pod['spec'].containers[0].resources.requests, { cpu: '500m', memory: '1Gi' });
-    const dep = d({ apiVersion: 'apps/v1', kind: 'Deployment', spec: { template: { spec: { containers } } } });
+    const dep = d({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      spec: { template: { spec: { containers } } },
+    });
     assert.deepEqual(dep['spec'].template.spec.containers[0].resources.requests, { cpu: '500m' });
     assert.equal(dep['spec'].template.spec.enableServiceLinks, undefined);
   });
@@ -137,10 +151,18 @@ describe('applyDefaults: Pod', () => {
 });
 
 describe('applyDefaults: workloads', () => {
-  const template = { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'nginx:1' }] } };
+  const template = {
+    metadata: { labels: { app: 'web' } },
+    spec: { containers: [{ name: 'c', image: 'nginx:1' }] },
+  };
 
   it('Deployment', () => {
-    const out = d({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' }, spec: { template } });
+    const out = d({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'web' },
+      spec: { template },
+    });
     const { template: t, ...rest } = out['spec'];
     assert.deepEqual(rest, {
       replicas: 1,
@@ -150,7 +172,11 @@ describe('applyDefaults: workloads', () => {
     });
     assert.equal(t.spec.restartPolicy, 'Always');
     assert.equal(t.spec.containers[0].imagePullPolicy, 'IfNotPresent');
-    const recreate = d({ apiVersion: 'apps/v1', kind: 'Deployment', spec: { strategy: { type: 'Recreate' }, template } });
+    const recreate = d({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      spec: { strategy: { type: 'Recreate' }, template },
+    });
     assert.deepEqual(recreate['spec'].strategy, { type: 'Recreate' });
     const zero = d({ apiVersion: 'apps/v1', kind: 'Deployment', spec: { replicas: 0, template } });
     assert.equal(zero['spec'].replicas, 0);
@@ -159,7 +185,10 @@ describe('applyDefaults: workloads', () => {
   it('ReplicaSet and DaemonSet', () => {
     assert.equal(d({ apiVersion: 'apps/v1', kind: 'ReplicaSet', spec: { template } })['spec'].replicas, 1);
     const ds = d({ apiVersion: 'apps/v1', kind: 'DaemonSet', spec: { template } });
-    assert.deepEqual(ds['spec'].updateStrategy, { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } });
+    assert.deepEqual(ds['spec'].updateStrategy, {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: 1, maxSurge: 0 },
+    });
     assert.equal(ds['spec'].revisionHistoryLimit, 10);
     assert.equal(ds['spec'].template.spec.dnsPolicy, 'ClusterFirst');
   });
@@ -170,7 +199,9 @@ describe('applyDefaults: workloads', () => {
         apiVersion: 'batch/v1',
         kind: 'Job',
         metadata: { name: 'pi' },
-        spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'perl:5' }] } } },
+        spec: {
+          template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'perl:5' }] } },
+        },
       },
       { uid: 'u-1' },
     );
@@ -204,20 +235,31 @@ describe('applyDefaults: workloads', () => {
         apiVersion: 'batch/v1',
         kind: 'Job',
         metadata: { name: 'j' },
-        spec: { manualSelector: true, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } } } },
+        spec: {
+          manualSelector: true,
+          selector: { matchLabels: { a: 'b' } },
+          template: { metadata: { labels: { a: 'b' } } },
+        },
       },
       { uid: 'u' },
     );
     assert.deepEqual(manual['spec'].selector, { matchLabels: { a: 'b' } });
     assert.deepEqual(manual['spec'].template.metadata.labels, { a: 'b' });
-    const upd = d({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', uid: 'u' }, spec: { template: {} } }, { operation: 'update' });
+    const upd = d(
+      { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', uid: 'u' }, spec: { template: {} } },
+      { operation: 'update' },
+    );
     assert.equal(upd['spec'].selector, undefined);
   });
 });
 
 describe('applyDefaults: core kinds', () => {
   it('Service', () => {
-    const out = d({ apiVersion: 'v1', kind: 'Service', spec: { selector: { app: 'web' }, ports: [{ port: 80 }] } });
+    const out = d({
+      apiVersion: 'v1',
+      kind: 'Service',
+      spec: { selector: { app: 'web' }, ports: [{ port: 80 }] },
+    });
     assert.deepEqual(out['spec'], {
       selector: { app: 'web' },
       ports: [{ port: 80, protocol: 'TCP', targetPort: 80 }],
@@ -227,12 +269,20 @@ describe('applyDefaults: core kinds', () => {
       ipFamilyPolicy: 'SingleStack',
       ipFamilies: ['IPv4'],
     });
-    const np = d({ apiVersion: 'v1', kind: 'Service', spec: { type: 'NodePort', ports: [{ port: 80, targetPort: 'http' }] } });
+    const np = d({
+      apiVersion: 'v1',
+      kind: 'Service',
+      spec: { type: 'NodePort', ports: [{ port: 80, targetPort: 'http' }] },
+    });
     assert.equal(np['spec'].externalTrafficPolicy, 'Cluster');
     assert.equal(np['spec'].ports[0].targetPort, 'http');
     const lb = d({ apiVersion: 'v1', kind: 'Service', spec: { type: 'LoadBalancer', ports: [] } });
     assert.equal(lb['spec'].allocateLoadBalancerNodePorts, true);
-    const ext = d({ apiVersion: 'v1', kind: 'Service', spec: { type: 'ExternalName', externalName: 'x.example.com' } });
+    const ext = d({
+      apiVersion: 'v1',
+      kind: 'Service',
+      spec: { type: 'ExternalName', externalName: 'x.example.com' },
+    });
     assert.equal(ext['spec'].ipFamilyPolicy, undefined);
     assert.equal(ext['spec'].internalTrafficPolicy, undefined);
     const v6 = d({ apiVersion: 'v1', kind: 'Service', spec: { clusterIP: 'fd00::1', ports: [{ port: 1 }] } });
@@ -242,7 +292,14 @@ describe('applyDefaults: core kinds', () => {
   });
 
   it('carries service allocations over on update', () => {
-    const old = { spec: { type: 'NodePort', clusterIP: '10.0.0.9', clusterIPs: ['10.0.0.9'], ports: [{ port: 80, protocol: 'TCP', nodePort: 30080 }] } };
+    const old = {
+      spec: {
+        type: 'NodePort',
+        clusterIP: '10.0.0.9',
+        clusterIPs: ['10.0.0.9'],
+        ports: [{ port: 80, protocol: 'TCP', nodePort: 30080 }],
+      },
+    };
     const next: Json = { spec: { type: 'NodePort', ports: [{ port: 80, protocol: 'TCP' }] } };
     carryOverServiceAllocations(next, old);
     assert.deepEqual(next['spec'], {
@@ -254,8 +311,18 @@ describe('applyDefaults: core kinds', () => {
   });
 
   it('Secret: type Opaque and stringData folded into data', () => {
-    const out = d({ apiVersion: 'v1', kind: 'Secret', data: { a: 'eA==' }, stringData: { b: 'hello', a: 'y' } });
-    assert.deepEqual(out, { apiVersion: 'v1', kind: 'Secret', type: 'Opaque', data: { a: 'eQ==', b: 'aGVsbG8=' } });
+    const out = d({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      data: { a: 'eA==' },
+      stringData: { b: 'hello', a: 'y' },
+    });
+    assert.deepEqual(out, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      data: { a: 'eQ==', b: 'aGVsbG8=' },
+    });
   });
 
   it('Namespace: label always; finalizer and phase on create', () => {
@@ -268,7 +335,13 @@ describe('applyDefaults: core kinds', () => {
       spec: { finalizers: ['kubernetes'] },
     });
     const updated = d(
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' }, spec: { finalizers: [] }, status: { phase: 'Terminating' } },
+      {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: { name: 'team' },
+        spec: { finalizers: [] },
+        status: { phase: 'Terminating' },
+      },
       { operation: 'update' },
     );
     assert.deepEqual(updated['spec'], { finalizers: [] });
@@ -278,12 +351,19 @@ describe('applyDefaults: core kinds', () => {
   it('Node, Endpoints, ConfigMap, Event and unknown kinds', () => {
     const node = d({ apiVersion: 'v1', kind: 'Node', status: { capacity: { cpu: '4' } } });
     assert.deepEqual(node['status'].allocatable, { cpu: '4' });
-    const ep = d({ apiVersion: 'v1', kind: 'Endpoints', subsets: [{ addresses: [{ ip: '10.0.0.1' }], ports: [{ port: 80 }] }] });
+    const ep = d({
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      subsets: [{ addresses: [{ ip: '10.0.0.1' }], ports: [{ port: 80 }] }],
+    });
     assert.equal(ep['subsets'][0].ports[0].protocol, 'TCP');
     const cm = { apiVersion: 'v1', kind: 'ConfigMap', data: { a: 'b' } };
     assert.deepEqual(d(cm), cm);
     const ev = { apiVersion: 'v1', kind: 'Event', reason: 'x' };
     assert.deepEqual(d(ev), ev);
-    assert.deepEqual(d({ apiVersion: 'example.com/v1', kind: 'Thing' }), { apiVersion: 'example.com/v1', kind: 'Thing' });
+    assert.deepEqual(d({ apiVersion: 'example.com/v1', kind: 'Thing' }), {
+      apiVersion: 'example.com/v1',
+      kind: 'Thing',
+    });
   });
 });

@@ -171,7 +171,8 @@ function defaultVolume(v: JsonObject | undefined): void {
     if (src !== undefined) setDefault(src, 'defaultMode', 420);
   }
   const hostPath = asObject(v['hostPath']);
-  if (hostPath !== undefined && (hostPath['type'] === undefined || hostPath['type'] === null)) hostPath['type'] = '';
+  if (hostPath !== undefined && (hostPath['type'] === undefined || hostPath['type'] === null))
+    hostPath['type'] = '';
 }
 
 /** A pod template (`{metadata, spec}`): the pod spec defaults only. */

@@ -71,7 +71,11 @@ export function defaultJob(job: JsonObject, uid: string | undefined): void {
   }
   setDefault(spec, 'completionMode', 'NonIndexed');
   setDefault(spec, 'suspend', false);
-  setDefault(spec, 'podReplacementPolicy', spec['podFailurePolicy'] == null ? 'TerminatingOrFailed' : 'Failed');
+  setDefault(
+    spec,
+    'podReplacementPolicy',
+    spec['podFailurePolicy'] == null ? 'TerminatingOrFailed' : 'Failed',
+  );
   const template = child(spec, 'template');
   defaultPodTemplate(template);
 
@@ -81,7 +85,8 @@ export function defaultJob(job: JsonObject, uid: string | undefined): void {
     const tmeta = child(template, 'metadata');
     const labels = child(tmeta, 'labels');
     // A user's own label wins here; validation then reports the mismatch.
-    for (const key of [jobLabels.legacyJobName, jobLabels.jobName]) if (!Object.hasOwn(labels, key)) labels[key] = name;
+    for (const key of [jobLabels.legacyJobName, jobLabels.jobName])
+      if (!Object.hasOwn(labels, key)) labels[key] = name;
     for (const key of [jobLabels.legacyControllerUid, jobLabels.controllerUid]) {
       if (!Object.hasOwn(labels, key)) labels[key] = uid;
     }
@@ -93,7 +98,10 @@ export function defaultJob(job: JsonObject, uid: string | undefined): void {
   const templateLabels = asObject(asObject(template['metadata'])?.['labels']);
   const meta = child(job, 'metadata');
   const jobLabelsNow = asObject(meta['labels']);
-  if (templateLabels !== undefined && (jobLabelsNow === undefined || Object.keys(jobLabelsNow).length === 0)) {
+  if (
+    templateLabels !== undefined &&
+    (jobLabelsNow === undefined || Object.keys(jobLabelsNow).length === 0)
+  ) {
     meta['labels'] = { ...templateLabels };
   }
 }

@@ -49,7 +49,16 @@ describe('FieldsV1', () => {
   });
 
   it('rejects malformed FieldsV1', () => {
-    for (const bad of [[], 'x', { 'x:y': {} }, { 'f:a': 1 }, { 'k:notjson': {} }, { 'k:"str"': {} }, { 'i:x': {} }, { 'f:': {} }]) {
+    for (const bad of [
+      [],
+      'x',
+      { 'x:y': {} },
+      { 'f:a': 1 },
+      { 'k:notjson': {} },
+      { 'k:"str"': {} },
+      { 'i:x': {} },
+      { 'f:': {} },
+    ]) {
       assert.equal(fromFieldsV1(bad as never), undefined, JSON.stringify(bad));
     }
   });
@@ -59,7 +68,12 @@ describe('FieldsV1', () => {
     const b = fieldSetOf([['f:spec', 'f:replicas'], ['f:spec']]);
     assert.deepEqual(fieldSetPaths(differenceFieldSets(a, b)), [['f:metadata'], ['f:spec', 'f:paused']]);
     assert.deepEqual(fieldSetPaths(intersectFieldSets(a, b)), [['f:spec', 'f:replicas']]);
-    assert.deepEqual(fieldSetPaths(unionFieldSets(a, b)), [['f:metadata'], ['f:spec'], ['f:spec', 'f:paused'], ['f:spec', 'f:replicas']]);
+    assert.deepEqual(fieldSetPaths(unionFieldSets(a, b)), [
+      ['f:metadata'],
+      ['f:spec'],
+      ['f:spec', 'f:paused'],
+      ['f:spec', 'f:replicas'],
+    ]);
     assert.deepEqual(fieldSetPaths(withoutPrefixes(a, [['f:spec']])), [['f:metadata']]);
     assert.equal(isEmptyFieldSet(differenceFieldSets(a, a)), true);
     assert.equal(isEmptyFieldSet(a), false);
@@ -71,7 +85,10 @@ describe('FieldsV1', () => {
       pathToString(['f:spec', 'f:template', 'f:spec', 'f:containers', web, 'f:image']),
       '.spec.template.spec.containers[name="web"].image',
     );
-    assert.equal(pathToString(['f:ports', 'k:{"protocol":"TCP","containerPort":80}']), '.ports[containerPort=80,protocol="TCP"]');
+    assert.equal(
+      pathToString(['f:ports', 'k:{"protocol":"TCP","containerPort":80}']),
+      '.ports[containerPort=80,protocol="TCP"]',
+    );
     assert.equal(pathToString(['f:metadata', 'f:finalizers', 'v:"x"']), '.metadata.finalizers[="x"]');
     assert.equal(pathToString(['f:list', 'i:3']), '.list[3]');
   });

@@ -15,7 +15,10 @@ describe('applyJsonMergePatch', () => {
     const result = applyJsonMergePatch(deployment(), { spec: { replicas: 5 } });
     assert.ok(result.ok);
     assert.equal((result.value['spec'] as JsonObject)['replicas'], 5);
-    assert.deepEqual((result.value['spec'] as JsonObject)['template'], deployment()['spec'] && (deployment()['spec'] as JsonObject)['template']);
+    assert.deepEqual(
+      (result.value['spec'] as JsonObject)['template'],
+      deployment()['spec'] && (deployment()['spec'] as JsonObject)['template'],
+    );
   });
 
   it('kubectl label / annotate, including removal with null', () => {
@@ -37,7 +40,10 @@ describe('applyJsonMergePatch', () => {
       status: { replicas: 1 },
     });
     assert.ok(result.ok);
-    assert.deepEqual(result.value['spec'], { replicas: 2, template: { spec: { containers: [{ name: 'other' }] } } });
+    assert.deepEqual(result.value['spec'], {
+      replicas: 2,
+      template: { spec: { containers: [{ name: 'other' }] } },
+    });
     assert.deepEqual(result.value['status'], { replicas: 1 });
   });
 
@@ -51,7 +57,11 @@ describe('applyJsonMergePatch', () => {
       [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
       [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
       [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
-      [['a', 'b'], ['c', 'd'], ['c', 'd']],
+      [
+        ['a', 'b'],
+        ['c', 'd'],
+        ['c', 'd'],
+      ],
       [{ a: 'b' }, ['c'], ['c']],
       [{ a: 'foo' }, null, null],
       [{ a: 'foo' }, 'bar', 'bar'],
@@ -60,7 +70,11 @@ describe('applyJsonMergePatch', () => {
       [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
     ];
     for (const [target, patch, expected] of examples) {
-      assert.deepEqual(mergePatchValue(target as never, patch as never), expected, JSON.stringify([target, patch]));
+      assert.deepEqual(
+        mergePatchValue(target as never, patch as never),
+        expected,
+        JSON.stringify([target, patch]),
+      );
     }
   });
 

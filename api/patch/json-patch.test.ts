@@ -71,7 +71,9 @@ describe('applyJsonPatch', () => {
     }
     const from = failure(applyJsonPatch(deployment(), [{ op: 'move', from: '/nope', path: '/x' }]));
     assert.match(from.message, /missing from path: "\/nope"/);
-    const index = failure(applyJsonPatch(deployment(), [{ op: 'add', path: '/spec/template/spec/containers/7', value: {} }]));
+    const index = failure(
+      applyJsonPatch(deployment(), [{ op: 'add', path: '/spec/template/spec/containers/7', value: {} }]),
+    );
     assert.equal(index.reason, 'Invalid');
   });
 
@@ -96,9 +98,15 @@ describe('applyJsonPatch', () => {
 
   it('refuses too many operations with 413 and a non-object result with 422', () => {
     const many = Array.from({ length: 4 }, () => ({ op: 'test', path: '/kind', value: 'Deployment' }));
-    assert.equal(failure(applyJsonPatch(deployment(), many, { maxOperations: 3 })).reason, 'RequestEntityTooLarge');
+    assert.equal(
+      failure(applyJsonPatch(deployment(), many, { maxOperations: 3 })).reason,
+      'RequestEntityTooLarge',
+    );
     assert.ok(applyJsonPatch(deployment(), many, { maxOperations: 4 }).ok);
-    assert.equal(failure(applyJsonPatch(deployment(), [{ op: 'replace', path: '', value: [1] }])).reason, 'Invalid');
+    assert.equal(
+      failure(applyJsonPatch(deployment(), [{ op: 'replace', path: '', value: [1] }])).reason,
+      'Invalid',
+    );
   });
 
   it('does not alias values from the patch into the result', () => {

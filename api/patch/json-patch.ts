@@ -61,7 +61,10 @@ function decodeOperations(patch: unknown, max: number): Operation[] | PatchFailu
     }
     const op = raw['op'];
     if (typeof op !== 'string' || !rfcOps.has(op)) {
-      return patchFailure('BadRequest', `json patch operation ${i}: unexpected kind of operation ${JSON.stringify(op ?? null)}`);
+      return patchFailure(
+        'BadRequest',
+        `json patch operation ${i}: unexpected kind of operation ${JSON.stringify(op ?? null)}`,
+      );
     }
     if (typeof raw['path'] !== 'string') {
       return patchFailure('BadRequest', `json patch operation ${i} (${op}): missing "path"`);
@@ -82,7 +85,10 @@ function describeApplyError(err: unknown, ops: readonly Operation[]): PatchFailu
   if (err instanceof jsonpatch.JsonPatchError) {
     const index = err.index ?? 0;
     const op = ops[index];
-    const where = op === undefined ? `json patch operation ${index}` : `json patch operation ${index} (${op.op} ${op.path})`;
+    const where =
+      op === undefined
+        ? `json patch operation ${index}`
+        : `json patch operation ${index} (${op.op} ${op.path})`;
     const from = op !== undefined && 'from' in op ? op.from : '';
     switch (err.name) {
       case 'TEST_OPERATION_FAILED':

@@ -18,7 +18,9 @@ export function isJsonObject(value: unknown): value is JsonObject {
 
 /** True for a JSON primitive (string, number, boolean or null). */
 export function isJsonPrimitive(value: unknown): value is JsonPrimitive {
-  return value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+  return (
+    value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+  );
 }
 
 /** Structural equality of two JSON values; key order does not matter, array order does. */

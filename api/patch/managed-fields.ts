@@ -24,7 +24,9 @@ export interface ManagerEntry {
 export type ManagedFields = Map<string, ManagerEntry>;
 
 /** The identity of a manager (Kubernetes' `BuildManagerIdentifier`, minus the JSON encoding). */
-export function managerKey(entry: Pick<ManagerEntry, 'manager' | 'operation' | 'apiVersion' | 'subresource'>): string {
+export function managerKey(
+  entry: Pick<ManagerEntry, 'manager' | 'operation' | 'apiVersion' | 'subresource'>,
+): string {
   const version = entry.operation === 'Update' ? entry.apiVersion : '';
   return JSON.stringify([entry.manager, entry.operation, version, entry.subresource ?? '']);
 }
@@ -33,7 +35,9 @@ export function managerKey(entry: Pick<ManagerEntry, 'manager' | 'operation' | '
  * How conflict messages name a manager: `"kubectl"` for an applier, `"kubectl-client-side-apply"
  * using apps/v1` for an updater, with `with subresource "status"` when there is one.
  */
-export function printManager(entry: Pick<ManagerEntry, 'manager' | 'operation' | 'apiVersion' | 'subresource'>): string {
+export function printManager(
+  entry: Pick<ManagerEntry, 'manager' | 'operation' | 'apiVersion' | 'subresource'>,
+): string {
   let text = JSON.stringify(entry.manager);
   if (entry.subresource !== undefined && entry.subresource !== '') {
     text += ` with subresource ${JSON.stringify(entry.subresource)}`;

@@ -38,7 +38,14 @@ import {
   type ManagedFields,
   type ManagerEntry,
 } from './managed-fields.js';
-import { compareValues, mergeApplied, removeFieldSet, rootNode, toFieldSet, type NodeType } from './typed-value.js';
+import {
+  compareValues,
+  mergeApplied,
+  removeFieldSet,
+  rootNode,
+  toFieldSet,
+  type NodeType,
+} from './typed-value.js';
 import { abortPatch, patchFailure, patchOk, runPatch, type PatchResult } from './result.js';
 
 /** The annotation client-side apply keeps its last applied configuration in. */
@@ -50,9 +57,17 @@ export const beforeFirstApplyManager = 'before-first-apply';
 // Fields no manager ever owns (the apiserver's strip set).
 const strippedPaths = fieldSetOf(
   [['f:apiVersion'], ['f:kind'], ['f:metadata']].concat(
-    ['name', 'namespace', 'creationTimestamp', 'selfLink', 'uid', 'clusterName', 'generation', 'managedFields', 'resourceVersion'].map(
-      (f) => ['f:metadata', `f:${f}`],
-    ),
+    [
+      'name',
+      'namespace',
+      'creationTimestamp',
+      'selfLink',
+      'uid',
+      'clusterName',
+      'generation',
+      'managedFields',
+      'resourceVersion',
+    ].map((f) => ['f:metadata', `f:${f}`]),
   ),
 );
 
@@ -85,19 +100,32 @@ export interface ApplyOptions extends OwnershipOptions {
  * configuration, 409 Conflict listing each field another manager owns with a different value (one
  * `FieldManagerConflict` cause per field). Neither input is modified.
  */
-export function applyServerSide(live: JsonObject | undefined, config: unknown, options: ApplyOptions): PatchResult<JsonObject> {
+export function applyServerSide(
+  live: JsonObject | undefined,
+  config: unknown,
+  options: ApplyOptions,
+): PatchResult<JsonObject> {
   if (options.manager === '') {
-    return patchFailure('BadRequest', 'PATCH requests with an apply patch (application/apply-patch+yaml) must have a fieldManager');
+    return patchFailure(
+      'BadRequest',
+      'PATCH requests with an apply patch (application/apply-patch+yaml) must have a fieldManager',
+    );
   }
   if (!isJsonObject(config)) return patchFailure('BadRequest', 'apply patch must be a single object');
   const { apiVersion, kind, metadata } = config;
   if (typeof apiVersion !== 'string' || apiVersion === '' || typeof kind !== 'string' || kind === '') {
     return patchFailure('BadRequest', 'apply patch must set apiVersion and kind');
   }
-  if (isJsonObject(metadata) && metadata['managedFields'] !== undefined && metadata['managedFields'] !== null) {
+  if (
+    isJsonObject(metadata) &&
+    metadata['managedFields'] !== undefined &&
+    metadata['managedFields'] !== null
+  ) {
     return patchFailure('BadRequest', 'metadata.managedFields must be nil');
   }
-  return runPatch(() => apply(live, config, { ...options, apiVersion, root: rootNode(schemaForKind({ apiVersion, kind })) }));
+  return runPatch(() =>
+    apply(live, config, { ...options, apiVersion, root: rootNode(schemaForKind({ apiVersion, kind })) }),
+  );
 }
 
 interface ApplyContext extends ApplyOptions {
@@ -111,17 +139,29 @@ function apply(live: JsonObject | undefined, config: JsonObject, ctx: ApplyConte
   const reset = resetPrefixes(ctx);
   const applied = withoutFields(config, ctx.resetFields ?? []);
   const liveBody = live === undefined ? {} : withoutManagedFields(live);
-  const managers = live === undefined ? new Map<string, ManagerEntry>() : decodeManagedFields(metadataOf(live)['managedFields']) ?? new Map();
+  const managers =
+    live === undefined
+      ? new Map<string, ManagerEntry>()
+      : (decodeManagedFields(metadataOf(live)['managedFields']) ?? new Map());
   if (live !== undefined && managers.size === 0) {
     // Fields written before anyone tracked ownership belong to somebody; Kubernetes says who.
     const set = owned(changedFields(compareValues({}, liveBody, root)), reset);
-    const first = { manager: beforeFirstApplyManager, operation: 'Update', apiVersion: stringField(live, 'apiVersion', ctx.apiVersion) } as const;
+    const first = {
+      manager: beforeFirstApplyManager,
+      operation: 'Update',
+      apiVersion: stringField(live, 'apiVersion', ctx.apiVersion),
+    } as const;
     managers.set(managerKey(first), { ...first, time, set });
   }
 
   const configSet = owned(toFieldSet(applied, root), reset);
   let merged = mergeApplied(liveBody, applied, root);
-  const identity = { manager, operation: 'Apply', apiVersion: ctx.apiVersion, ...subresourceOf(ctx) } as const;
+  const identity = {
+    manager,
+    operation: 'Apply',
+    apiVersion: ctx.apiVersion,
+    ...subresourceOf(ctx),
+  } as const;
   const key = managerKey(identity);
   const previous = managers.get(key);
   managers.set(key, { ...identity, set: configSet });
@@ -141,17 +181,26 @@ function apply(live: JsonObject | undefined, config: JsonObject, ctx: ApplyConte
     if (!isEmptyFieldSet(c)) conflicts.set(k, c);
   }
   if (conflicts.size > 0 && ctx.force !== true) {
-    const remaining = manager === 'kubectl' && live !== undefined ? withoutAllowed(conflicts, allowedByLastApplied(live, liveBody, root)) : conflicts;
+    const remaining =
+      manager === 'kubectl' && live !== undefined
+        ? withoutAllowed(conflicts, allowedByLastApplied(live, liveBody, root))
+        : conflicts;
     if (remaining.size > 0) abortConflicts(remaining, managers);
   }
   for (const [k, m] of managers) {
     if (k === key) continue;
-    const set = differenceFieldSets(differenceFieldSets(m.set, conflicts.get(k) ?? emptyFieldSet()), comparison.removed);
+    const set = differenceFieldSets(
+      differenceFieldSets(m.set, conflicts.get(k) ?? emptyFieldSet()),
+      comparison.removed,
+    );
     managers.set(k, { ...m, set });
   }
   // The applier's timestamp moves only when something changed, so a no-op apply is a no-op.
   const unchanged =
-    previous?.time !== undefined && isEmptyFieldSet(changed) && isEmptyFieldSet(comparison.removed) && sameSet(previous.set, configSet);
+    previous?.time !== undefined &&
+    isEmptyFieldSet(changed) &&
+    isEmptyFieldSet(comparison.removed) &&
+    sameSet(previous.set, configSet);
   managers.set(key, { ...identity, set: configSet, time: unchanged ? (previous.time ?? time) : time });
 
   if (manager === 'kubectl') syncLastApplied(merged, config);
@@ -169,22 +218,42 @@ export type UpdateManagedFieldsOptions = OwnershipOptions;
  * edit ownership, as kubectl's client-side-apply migration does); otherwise the live ones are kept.
  * Returns a new object; neither input is modified.
  */
-export function updateManagedFields(live: JsonObject | undefined, updated: JsonObject, options: UpdateManagedFieldsOptions): JsonObject {
-  const apiVersion = stringField(updated, 'apiVersion', live === undefined ? '' : stringField(live, 'apiVersion', ''));
+export function updateManagedFields(
+  live: JsonObject | undefined,
+  updated: JsonObject,
+  options: UpdateManagedFieldsOptions,
+): JsonObject {
+  const apiVersion = stringField(
+    updated,
+    'apiVersion',
+    live === undefined ? '' : stringField(live, 'apiVersion', ''),
+  );
   const root = rootNode(schemaForKind({ apiVersion, kind: stringField(updated, 'kind', '') }));
   const reset = resetPrefixes(options);
-  const sent = options.subresource === undefined ? decodeManagedFields(metadataOf(updated)['managedFields']) : undefined;
+  const sent =
+    options.subresource === undefined ? decodeManagedFields(metadataOf(updated)['managedFields']) : undefined;
   const managers: ManagedFields =
-    sent !== undefined && sent.size > 0 ? sent : (live === undefined ? undefined : decodeManagedFields(metadataOf(live)['managedFields'])) ?? new Map();
+    sent !== undefined && sent.size > 0
+      ? sent
+      : ((live === undefined ? undefined : decodeManagedFields(metadataOf(live)['managedFields'])) ??
+        new Map());
 
   const body = withoutManagedFields(updated);
   const comparison = compareValues(live === undefined ? {} : withoutManagedFields(live), body, root);
   const changed = owned(changedFields(comparison), reset);
   for (const [k, m] of managers) {
-    managers.set(k, { ...m, set: differenceFieldSets(differenceFieldSets(m.set, comparison.removed), changed) });
+    managers.set(k, {
+      ...m,
+      set: differenceFieldSets(differenceFieldSets(m.set, comparison.removed), changed),
+    });
   }
   if (!isEmptyFieldSet(changed)) {
-    const identity = { manager: options.manager, operation: 'Update', apiVersion, ...subresourceOf(options) } as const;
+    const identity = {
+      manager: options.manager,
+      operation: 'Update',
+      apiVersion,
+      ...subresourceOf(options),
+    } as const;
     const key = managerKey(identity);
     const set = unionFieldSets(managers.get(key)?.set ?? emptyFieldSet(), changed);
     managers.set(key, { ...identity, set, time: managedFieldsTime(options.now) });
@@ -201,7 +270,10 @@ export function parseApplyPatchBody(text: string): PatchResult<JsonObject> {
   if (!Array.isArray(docs)) return patchFailure('BadRequest', 'apply patch: empty body');
   const nonEmpty = docs.filter((d) => d.contents !== null || d.errors.length > 0);
   if (nonEmpty.length !== 1 || nonEmpty[0] === undefined) {
-    return patchFailure('BadRequest', `apply patch must hold exactly one YAML document, got ${nonEmpty.length}`);
+    return patchFailure(
+      'BadRequest',
+      `apply patch must hold exactly one YAML document, got ${nonEmpty.length}`,
+    );
   }
   const doc = nonEmpty[0];
   const error = doc.errors[0];
@@ -225,7 +297,9 @@ function resetPrefixes(options: OwnershipOptions): FieldPath[] {
 }
 
 function subresourceOf(options: OwnershipOptions): { subresource?: string } {
-  return options.subresource === undefined || options.subresource === '' ? {} : { subresource: options.subresource };
+  return options.subresource === undefined || options.subresource === ''
+    ? {}
+    : { subresource: options.subresource };
 }
 
 function sameSet(a: FieldSet, b: FieldSet): boolean {
@@ -316,10 +390,17 @@ function abortConflicts(conflicts: Map<string, FieldSet>, managers: ManagedField
   const groups = [...conflicts]
     .map(([k, set]) => {
       const entry = managers.get(k);
-      return { who: entry === undefined ? JSON.stringify(k) : printManager(entry), name: entry?.manager ?? k, key: k, paths: fieldSetPaths(set).map(pathToString) };
+      return {
+        who: entry === undefined ? JSON.stringify(k) : printManager(entry),
+        name: entry?.manager ?? k,
+        key: k,
+        paths: fieldSetPaths(set).map(pathToString),
+      };
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.key < b.key ? -1 : 1));
-  const causes = groups.flatMap((g) => g.paths.map((field) => ({ reason: 'FieldManagerConflict', message: `conflict with ${g.who}`, field })));
+  const causes = groups.flatMap((g) =>
+    g.paths.map((field) => ({ reason: 'FieldManagerConflict', message: `conflict with ${g.who}`, field })),
+  );
   const first = groups[0];
   const message =
     causes.length === 1 && first !== undefined

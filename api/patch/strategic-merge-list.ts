@@ -33,7 +33,11 @@ const directiveMarker = '$patch';
  * `{"$patch":"replace"}` element makes the other patch elements the whole list. Primitive lists are
  * unioned without duplicates. Returns a new array; neither input is modified.
  */
-export function mergeSlice(original: readonly JsonValue[], patch: readonly JsonValue[], options: MergeSliceOptions): JsonValue[] {
+export function mergeSlice(
+  original: readonly JsonValue[],
+  patch: readonly JsonValue[],
+  options: MergeSliceOptions,
+): JsonValue[] {
   if (original.length === 0 && patch.length === 0) return [];
   if (elementKind(original, patch, options.path) === 'primitive') {
     const merged: JsonValue[] = [];
@@ -41,7 +45,11 @@ export function mergeSlice(original: readonly JsonValue[], patch: readonly JsonV
       if (!merged.some((m) => jsonEqual(m, item))) merged.push(item);
     }
     const [patchItems, serverOnly] = partition(merged, patch, undefined);
-    return normalizeElementOrder(patchItems, serverOnly, { patchOrder: patch, serverOrder: original, mergeKey: undefined });
+    return normalizeElementOrder(patchItems, serverOnly, {
+      patchOrder: patch,
+      serverOrder: original,
+      mergeKey: undefined,
+    });
   }
 
   const { mergeKey, mergeItem, path } = options;
@@ -96,7 +104,10 @@ export function orderBySetElementOrder(
   if (mergeKey !== undefined) {
     for (const item of order) {
       if (!isJsonObject(item) || !Object.hasOwn(item, mergeKey)) {
-        abortPatch('BadRequest', `invalid patch format of setElementOrder list for ${path}: every element needs the merge key "${mergeKey}"`);
+        abortPatch(
+          'BadRequest',
+          `invalid patch format of setElementOrder list for ${path}: every element needs the merge key "${mergeKey}"`,
+        );
       }
     }
   }
@@ -107,28 +118,44 @@ export function orderBySetElementOrder(
 function requireMergeKey(item: JsonObject, mergeKey: string, path: string): JsonValue {
   const key = item[mergeKey];
   if (key === undefined) {
-    abortPatch('BadRequest', `map: ${JSON.stringify(item)} does not contain declared merge key: ${mergeKey} (in ${path})`);
+    abortPatch(
+      'BadRequest',
+      `map: ${JSON.stringify(item)} does not contain declared merge key: ${mergeKey} (in ${path})`,
+    );
   }
   return key;
 }
 
-function elementKind(original: readonly JsonValue[], patch: readonly JsonValue[], path: string): 'map' | 'primitive' {
+function elementKind(
+  original: readonly JsonValue[],
+  patch: readonly JsonValue[],
+  path: string,
+): 'map' | 'primitive' {
   let kind: 'map' | 'primitive' | undefined;
   for (const item of [...original, ...patch]) {
     if (Array.isArray(item)) abortPatch('Invalid', `lists of lists are not supported (${path})`);
     const k = isJsonObject(item) ? 'map' : 'primitive';
-    if (kind !== undefined && k !== kind) abortPatch('BadRequest', `mismatched element types in list ${path}`);
+    if (kind !== undefined && k !== kind)
+      abortPatch('BadRequest', `mismatched element types in list ${path}`);
     kind = k;
   }
   return kind ?? 'primitive';
 }
 
-function sameElement(a: JsonValue | undefined, b: JsonValue | undefined, mergeKey: string | undefined): boolean {
+function sameElement(
+  a: JsonValue | undefined,
+  b: JsonValue | undefined,
+  mergeKey: string | undefined,
+): boolean {
   if (mergeKey === undefined) return jsonEqual(a, b);
   return isJsonObject(a) && isJsonObject(b) && jsonEqual(a[mergeKey], b[mergeKey]);
 }
 
-function indexIn(list: readonly JsonValue[], item: JsonValue | undefined, mergeKey: string | undefined): number {
+function indexIn(
+  list: readonly JsonValue[],
+  item: JsonValue | undefined,
+  mergeKey: string | undefined,
+): number {
   return list.findIndex((o) => sameElement(o, item, mergeKey));
 }
 
@@ -157,7 +184,11 @@ interface OrderOptions {
  * element new to the list, without `$setElementOrder`, lands before the remaining server-only ones,
  * exactly as Kubernetes does it.
  */
-function normalizeElementOrder(patchItems: JsonValue[], serverOnly: JsonValue[], opts: OrderOptions): JsonValue[] {
+function normalizeElementOrder(
+  patchItems: JsonValue[],
+  serverOnly: JsonValue[],
+  opts: OrderOptions,
+): JsonValue[] {
   const { patchOrder, serverOrder, mergeKey } = opts;
   const right = sortByOrder(patchItems, patchOrder, mergeKey);
   const left = sortByOrder(serverOnly, serverOrder, mergeKey);
@@ -188,7 +219,11 @@ function normalizeElementOrder(patchItems: JsonValue[], serverOnly: JsonValue[],
   return out;
 }
 
-function sortByOrder(items: JsonValue[], order: readonly JsonValue[], mergeKey: string | undefined): JsonValue[] {
+function sortByOrder(
+  items: JsonValue[],
+  order: readonly JsonValue[],
+  mergeKey: string | undefined,
+): JsonValue[] {
   const rank = (item: JsonValue): number => {
     const i = indexIn(order, item, mergeKey);
     return i < 0 ? Number.MAX_SAFE_INTEGER : i;

@@ -34,7 +34,12 @@ function liveDeployment(): JsonObject {
         metadata: { labels: { app: 'web' } },
         spec: {
           containers: [
-            { env: [{ name: 'A', value: '1' }], image: 'nginx:1.27', name: 'web', ports: [{ containerPort: 80 }] },
+            {
+              env: [{ name: 'A', value: '1' }],
+              image: 'nginx:1.27',
+              name: 'web',
+              ports: [{ containerPort: 80 }],
+            },
             { command: ['sleep', '3600'], image: 'busybox', name: 'sidecar' },
           ],
         },
@@ -197,7 +202,10 @@ describe('applyStrategicMergePatch: other kubectl verbs', () => {
     };
     const out = ok(applyStrategicMergePatch(liveDeployment(), patch, deployment));
     const containers = at(out, 'spec', 'template', 'spec', 'containers') as JsonObject[];
-    assert.deepEqual(containers.map((c) => c['image']), ['nginx:1.27', 'busybox:1.36']);
+    assert.deepEqual(
+      containers.map((c) => c['image']),
+      ['nginx:1.27', 'busybox:1.36'],
+    );
     assert.deepEqual(containers[1]?.['command'], ['sleep', '3600']);
   });
 
@@ -208,12 +216,19 @@ describe('applyStrategicMergePatch: other kubectl verbs', () => {
       annotations: { 'prometheus.io/scrape': 'true' },
     };
     const patch = {
-      spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-11-27T19:14:06Z' } } } },
+      spec: {
+        template: {
+          metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-11-27T19:14:06Z' } },
+        },
+      },
     };
     const out = ok(applyStrategicMergePatch(live, patch, deployment));
     assert.deepEqual(at(out, 'spec', 'template', 'metadata'), {
       labels: { app: 'web' },
-      annotations: { 'prometheus.io/scrape': 'true', 'kubectl.kubernetes.io/restartedAt': '2026-11-27T19:14:06Z' },
+      annotations: {
+        'prometheus.io/scrape': 'true',
+        'kubectl.kubernetes.io/restartedAt': '2026-11-27T19:14:06Z',
+      },
     });
   });
 
@@ -232,18 +247,35 @@ describe('applyStrategicMergePatch: other kubectl verbs', () => {
   });
 
   it('kubectl label/annotate payloads work as strategic patches too (null removes a label)', () => {
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels: { app: 'web', tier: 'fe' } } };
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', labels: { app: 'web', tier: 'fe' } },
+    };
     const out = ok(
-      applyStrategicMergePatch(pod, { metadata: { labels: { tier: null, env: 'prod' }, annotations: { a: 'b' } } }, { apiVersion: 'v1', kind: 'Pod' }),
+      applyStrategicMergePatch(
+        pod,
+        { metadata: { labels: { tier: null, env: 'prod' }, annotations: { a: 'b' } } },
+        { apiVersion: 'v1', kind: 'Pod' },
+      ),
     );
-    assert.deepEqual(out['metadata'], { name: 'p', labels: { app: 'web', env: 'prod' }, annotations: { a: 'b' } });
+    assert.deepEqual(out['metadata'], {
+      name: 'p',
+      labels: { app: 'web', env: 'prod' },
+      annotations: { a: 'b' },
+    });
   });
 
   it('updates the last-applied annotation without touching other annotations', () => {
     const live = liveDeployment();
     const value = '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"annotations":{},"name":"web"}}\n';
-    const out = ok(applyStrategicMergePatch(live, { metadata: { annotations: { [lastApplied]: value } } }, deployment));
-    assert.deepEqual(at(out, 'metadata', 'annotations'), { 'deployment.kubernetes.io/revision': '1', [lastApplied]: value });
+    const out = ok(
+      applyStrategicMergePatch(live, { metadata: { annotations: { [lastApplied]: value } } }, deployment),
+    );
+    assert.deepEqual(at(out, 'metadata', 'annotations'), {
+      'deployment.kubernetes.io/revision': '1',
+      [lastApplied]: value,
+    });
   });
 });
 
@@ -276,7 +308,10 @@ describe('applyStrategicMergePatch: list merging', () => {
         containers: [
           {
             name: 'c',
-            env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }],
+            env: [
+              { name: 'A', value: '1' },
+              { name: 'B', value: '2' },
+            ],
             ports: [{ containerPort: 80, name: 'http' }],
             volumeMounts: [{ mountPath: '/a', name: 'a' }],
           },
@@ -297,9 +332,15 @@ describe('applyStrategicMergePatch: list merging', () => {
     };
     const out = ok(applyStrategicMergePatch(pod, patch, { apiVersion: 'v1', kind: 'Pod' }));
     const c = at(out, 'spec', 'containers', 0) as JsonObject;
-    assert.deepEqual(c['env'], [{ name: 'A', value: '1' }, { name: 'B', value: '3' }]);
+    assert.deepEqual(c['env'], [
+      { name: 'A', value: '1' },
+      { name: 'B', value: '3' },
+    ]);
     // Without $setElementOrder a new element goes before the server-only ones (Kubernetes' order).
-    assert.deepEqual(c['ports'], [{ containerPort: 443, name: 'https' }, { containerPort: 80, name: 'http' }]);
+    assert.deepEqual(c['ports'], [
+      { containerPort: 443, name: 'https' },
+      { containerPort: 80, name: 'http' },
+    ]);
     assert.deepEqual(c['volumeMounts'], [{ mountPath: '/a', name: 'a', readOnly: true }]);
   });
 
@@ -338,13 +379,21 @@ describe('applyStrategicMergePatch: list merging', () => {
     };
     const out = ok(applyStrategicMergePatch(svc, patch, { apiVersion: 'v1', kind: 'Service' }));
     assert.deepEqual(at(out, 'spec', 'ports'), [{ port: 80, targetPort: 9090, protocol: 'TCP' }]);
-    assert.deepEqual((at(out, 'metadata', 'ownerReferences') as JsonObject[]).map((o) => o['uid']), ['u2', 'u1']);
+    assert.deepEqual(
+      (at(out, 'metadata', 'ownerReferences') as JsonObject[]).map((o) => o['uid']),
+      ['u2', 'u1'],
+    );
 
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'p' },
-      status: { conditions: [{ type: 'Ready', status: 'False' }, { type: 'PodScheduled', status: 'True' }] },
+      status: {
+        conditions: [
+          { type: 'Ready', status: 'False' },
+          { type: 'PodScheduled', status: 'True' },
+        ],
+      },
     };
     const ready = ok(
       applyStrategicMergePatch(
@@ -383,7 +432,13 @@ describe('applyStrategicMergePatch: list merging', () => {
       ),
     );
     assert.deepEqual(at(ordered, 'metadata', 'finalizers'), ['a', 'c']);
-    const none = ok(applyStrategicMergePatch({ ...cm, metadata: { name: 'c' } }, { metadata: { '$deleteFromPrimitiveList/finalizers': ['a'] } }, target));
+    const none = ok(
+      applyStrategicMergePatch(
+        { ...cm, metadata: { name: 'c' } },
+        { metadata: { '$deleteFromPrimitiveList/finalizers': ['a'] } },
+        target,
+      ),
+    );
     assert.deepEqual(none['metadata'], { name: 'c' });
   });
 
@@ -415,24 +470,35 @@ describe('applyStrategicMergePatch: list merging', () => {
     const replaced = ok(
       applyStrategicMergePatch(
         live,
-        { spec: { template: { spec: { containers: [{ name: 'only', image: 'x' }, { $patch: 'replace' }] } } } },
+        {
+          spec: { template: { spec: { containers: [{ name: 'only', image: 'x' }, { $patch: 'replace' }] } } },
+        },
         deployment,
       ),
     );
     assert.deepEqual(at(replaced, 'spec', 'template', 'spec', 'containers'), [{ name: 'only', image: 'x' }]);
 
     const mapReplaced = ok(
-      applyStrategicMergePatch(live, { spec: { strategy: { $patch: 'replace', type: 'Recreate' } } }, deployment),
+      applyStrategicMergePatch(
+        live,
+        { spec: { strategy: { $patch: 'replace', type: 'Recreate' } } },
+        deployment,
+      ),
     );
     assert.deepEqual(at(mapReplaced, 'spec', 'strategy'), { type: 'Recreate' });
 
-    const mapDeleted = ok(applyStrategicMergePatch(live, { spec: { selector: { $patch: 'delete' } } }, deployment));
+    const mapDeleted = ok(
+      applyStrategicMergePatch(live, { spec: { selector: { $patch: 'delete' } } }, deployment),
+    );
     assert.deepEqual(at(mapDeleted, 'spec', 'selector'), {});
 
     const merged = ok(
       applyStrategicMergePatch(
         live,
-        { metadata: { labels: { $patch: 'merge', b: '2' } }, spec: { template: { spec: { containers: [{ $patch: 'merge', name: 'web', image: 'y' }] } } } },
+        {
+          metadata: { labels: { $patch: 'merge', b: '2' } },
+          spec: { template: { spec: { containers: [{ $patch: 'merge', name: 'web', image: 'y' }] } } },
+        },
         deployment,
       ),
     );
@@ -441,13 +507,26 @@ describe('applyStrategicMergePatch: list merging', () => {
   });
 
   it('strips directives from a list that does not exist yet', () => {
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { containers: [{ name: 'c' }] } };
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p' },
+      spec: { containers: [{ name: 'c' }] },
+    };
     const out = ok(
       applyStrategicMergePatch(
         pod,
         {
           spec: {
-            containers: [{ name: 'c', env: [{ name: 'X', value: '1' }, { $patch: 'delete', name: 'Y' }] }],
+            containers: [
+              {
+                name: 'c',
+                env: [
+                  { name: 'X', value: '1' },
+                  { $patch: 'delete', name: 'Y' },
+                ],
+              },
+            ],
           },
         },
         { apiVersion: 'v1', kind: 'Pod' },
@@ -470,14 +549,38 @@ describe('applyStrategicMergePatch: errors', () => {
 
   const cases: [string, unknown, string][] = [
     ['a non-object patch', [{ op: 'add' }], 'BadRequest'],
-    ['an element without its merge key', { spec: { template: { spec: { containers: [{ image: 'x' }] } } } }, 'BadRequest'],
-    ['a delete without its merge key', { spec: { template: { spec: { containers: [{ $patch: 'delete' }] } } } }, 'BadRequest'],
+    [
+      'an element without its merge key',
+      { spec: { template: { spec: { containers: [{ image: 'x' }] } } } },
+      'BadRequest',
+    ],
+    [
+      'a delete without its merge key',
+      { spec: { template: { spec: { containers: [{ $patch: 'delete' }] } } } },
+      'BadRequest',
+    ],
     ['an unknown $patch in a map', { spec: { $patch: 'explode' } }, 'BadRequest'],
-    ['an unknown $patch in a list', { spec: { template: { spec: { containers: [{ $patch: 'x', name: 'web' }] } } } }, 'BadRequest'],
+    [
+      'an unknown $patch in a list',
+      { spec: { template: { spec: { containers: [{ $patch: 'x', name: 'web' }] } } } },
+      'BadRequest',
+    ],
     ['$retainKeys that is not a list', { spec: { strategy: { $retainKeys: 'type' } } }, 'BadRequest'],
-    ['a field outside $retainKeys', { spec: { strategy: { $retainKeys: ['type'], rollingUpdate: {} } } }, 'BadRequest'],
-    ['$setElementOrder that is not a list', { spec: { template: { spec: { '$setElementOrder/containers': {} } } } }, 'BadRequest'],
-    ['$setElementOrder without merge keys', { spec: { template: { spec: { '$setElementOrder/containers': [{ image: 'x' }] } } } }, 'BadRequest'],
+    [
+      'a field outside $retainKeys',
+      { spec: { strategy: { $retainKeys: ['type'], rollingUpdate: {} } } },
+      'BadRequest',
+    ],
+    [
+      '$setElementOrder that is not a list',
+      { spec: { template: { spec: { '$setElementOrder/containers': {} } } } },
+      'BadRequest',
+    ],
+    [
+      '$setElementOrder without merge keys',
+      { spec: { template: { spec: { '$setElementOrder/containers': [{ image: 'x' }] } } } },
+      'BadRequest',
+    ],
     ['an unknown directive', { spec: { $bogus: 1 } }, 'BadRequest'],
     ['a list of lists in a merge list', { metadata: { finalizers: [['a']] } }, 'Invalid'],
     ['mixed element types in a merge list', { metadata: { finalizers: ['a', { b: 1 }] } }, 'BadRequest'],

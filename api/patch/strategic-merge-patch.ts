@@ -62,7 +62,12 @@ export function applyStrategicMergePatch(
  * Merges `patch` into `original`. Both are private copies owned by the merge: `original` is updated
  * in place and returned, and directives are removed from `patch` as they are consumed.
  */
-function mergeMap(original: JsonObject, patch: JsonObject, schema: TypeSchema | undefined, path: string): JsonObject {
+function mergeMap(
+  original: JsonObject,
+  patch: JsonObject,
+  schema: TypeSchema | undefined,
+  path: string,
+): JsonObject {
   const directive = patch[directiveMarker];
   if (directive !== undefined) {
     delete patch[directiveMarker];
@@ -78,7 +83,10 @@ function mergeMap(original: JsonObject, patch: JsonObject, schema: TypeSchema | 
 
   for (const [key, value] of Object.entries(patch)) {
     if (key.startsWith('$')) {
-      abortPatch('BadRequest', `unknown strategic merge patch directive ${JSON.stringify(key)} in ${path || '<root>'}`);
+      abortPatch(
+        'BadRequest',
+        `unknown strategic merge patch directive ${JSON.stringify(key)} in ${path || '<root>'}`,
+      );
     }
     if (value === null) {
       delete original[key];
@@ -100,7 +108,12 @@ function mergeMap(original: JsonObject, patch: JsonObject, schema: TypeSchema | 
 }
 
 /** A list-valued field: merged when its strategy says so, replaced (minus any directives) otherwise. */
-function mergeListField(current: JsonValue[], value: JsonValue[], meta: FieldMeta | undefined, path: string): JsonValue[] {
+function mergeListField(
+  current: JsonValue[],
+  value: JsonValue[],
+  meta: FieldMeta | undefined,
+  path: string,
+): JsonValue[] {
   const itemSchema = fieldType(meta);
   if (hasPatchStrategy(meta, 'merge')) {
     return mergeSlice(current, value, {
@@ -122,13 +135,19 @@ function applyRetainKeys(original: JsonObject, patch: JsonObject, path: string):
   const list = patch[retainKeysDirective];
   delete patch[retainKeysDirective];
   if (!Array.isArray(list) || !list.every((k) => typeof k === 'string')) {
-    abortPatch('BadRequest', `invalid patch format of retainKeys in ${path || '<root>'}: must be a list of strings`);
+    abortPatch(
+      'BadRequest',
+      `invalid patch format of retainKeys in ${path || '<root>'}: must be a list of strings`,
+    );
   }
   const keep = new Set<string>(list as string[]);
   for (const [key, value] of Object.entries(patch)) {
     if (value === null || key.startsWith('$')) continue;
     if (!keep.has(key)) {
-      abortPatch('BadRequest', `invalid patch format of retainKeys in ${path || '<root>'}: ${JSON.stringify(key)} is set but not retained`);
+      abortPatch(
+        'BadRequest',
+        `invalid patch format of retainKeys in ${path || '<root>'}: ${JSON.stringify(key)} is set but not retained`,
+      );
     }
   }
   for (const key of Object.keys(original)) {
@@ -140,7 +159,12 @@ function applyRetainKeys(original: JsonObject, patch: JsonObject, path: string):
  * `$setElementOrder/<field>`: merges the field's patch list (possibly absent) into the live list and
  * puts the result in the given order. The field is then removed from `patch` so it is not merged again.
  */
-function applySetElementOrder(original: JsonObject, patch: JsonObject, schema: TypeSchema | undefined, path: string): void {
+function applySetElementOrder(
+  original: JsonObject,
+  patch: JsonObject,
+  schema: TypeSchema | undefined,
+  path: string,
+): void {
   for (const key of Object.keys(patch)) {
     if (!key.startsWith(setElementOrderPrefix)) continue;
     const field = key.slice(setElementOrderPrefix.length);
@@ -148,7 +172,10 @@ function applySetElementOrder(original: JsonObject, patch: JsonObject, schema: T
     delete patch[key];
     const childPath = path === '' ? field : `${path}.${field}`;
     if (!Array.isArray(order)) {
-      abortPatch('BadRequest', `invalid patch format of setElementOrder list for ${childPath}: must be a list`);
+      abortPatch(
+        'BadRequest',
+        `invalid patch format of setElementOrder list for ${childPath}: must be a list`,
+      );
     }
     const value = patch[field];
     // A null deletes the field; with nothing on either side there is nothing to order.

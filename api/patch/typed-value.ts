@@ -9,7 +9,14 @@
  */
 
 import { fieldMeta, fieldType, type FieldMeta, type TypeSchema } from './patch-meta.js';
-import { canonicalJson, isJsonObject, isJsonPrimitive, jsonEqual, type JsonObject, type JsonValue } from './json-value.js';
+import {
+  canonicalJson,
+  isJsonObject,
+  isJsonPrimitive,
+  jsonEqual,
+  type JsonObject,
+  type JsonValue,
+} from './json-value.js';
 import { emptyFieldSet, insertPath, pathToString, type FieldPath, type FieldSet } from './fields-v1.js';
 import { abortPatch } from './result.js';
 
@@ -72,7 +79,10 @@ function configElements(node: NodeType, list: readonly JsonValue[], path: FieldP
   return list.map((item) => {
     const element = tryItemElement(node, item);
     if (element === undefined) {
-      const what = listType(node) === 'set' ? 'a set element that is not a scalar' : `an element without the key fields ${JSON.stringify(node.meta?.listMapKeys ?? [])}`;
+      const what =
+        listType(node) === 'set'
+          ? 'a set element that is not a scalar'
+          : `an element without the key fields ${JSON.stringify(node.meta?.listMapKeys ?? [])}`;
       abortPatch('BadRequest', `${pathToString(path) || '.'}: associative list has ${what}`);
     }
     if (seen.has(element)) {
@@ -104,7 +114,8 @@ export function toFieldSet(value: JsonObject, root: NodeType): FieldSet {
       for (const [key, child] of Object.entries(v)) {
         const childPath = [...path, `f:${key}`];
         walk(child, fieldNode(node, key), childPath);
-        if (child === null || isEmptyContainer(child) || node.meta?.mapType !== undefined) insertPath(set, childPath);
+        if (child === null || isEmptyContainer(child) || node.meta?.mapType !== undefined)
+          insertPath(set, childPath);
       }
     } else if (Array.isArray(v)) {
       if (listType(node) === 'atomic') {
@@ -145,7 +156,12 @@ export function compareValues(lhs: JsonObject, rhs: JsonObject, root: NodeType):
     else if (r === undefined) insertPath(out.removed, path);
     else if (!jsonEqual(l, r)) insertPath(out.modified, path);
   };
-  const walk = (l: JsonValue | undefined, r: JsonValue | undefined, node: NodeType, path: FieldPath): void => {
+  const walk = (
+    l: JsonValue | undefined,
+    r: JsonValue | undefined,
+    node: NodeType,
+    path: FieldPath,
+  ): void => {
     const objects = (l === undefined || isJsonObject(l)) && (r === undefined || isJsonObject(r));
     const lists = (l === undefined || Array.isArray(l)) && (r === undefined || Array.isArray(r));
     const bothEmpty = (l === undefined || isEmptyContainer(l)) && (r === undefined || isEmptyContainer(r));
@@ -167,12 +183,14 @@ export function compareValues(lhs: JsonObject, rhs: JsonObject, root: NodeType):
       };
       const li = index(l as JsonValue[] | undefined);
       const ri = index(r as JsonValue[] | undefined);
-      for (const e of new Set([...li.keys(), ...ri.keys()])) walk(li.get(e), ri.get(e), itemNode(node), [...path, e]);
+      for (const e of new Set([...li.keys(), ...ri.keys()]))
+        walk(li.get(e), ri.get(e), itemNode(node), [...path, e]);
     } else {
       leaf(l, r, path);
       return;
     }
-    const schemaStruct = !node.item && objects && node.schema !== undefined && node.meta?.mapType === undefined;
+    const schemaStruct =
+      !node.item && objects && node.schema !== undefined && node.meta?.mapType === undefined;
     if (path.length > 0 && !schemaStruct) {
       if (l === undefined) insertPath(out.added, path);
       else if (r === undefined) insertPath(out.removed, path);
@@ -192,7 +210,12 @@ export function mergeApplied(live: JsonObject, config: JsonObject, root: NodeTyp
   return merge(live, config, root, []) as JsonObject;
 }
 
-function merge(l: JsonValue | undefined, r: JsonValue | undefined, node: NodeType, path: FieldPath): JsonValue | undefined {
+function merge(
+  l: JsonValue | undefined,
+  r: JsonValue | undefined,
+  node: NodeType,
+  path: FieldPath,
+): JsonValue | undefined {
   if (r === undefined) return l === undefined ? undefined : structuredClone(l);
   if (r === null) return undefined;
   if (isJsonObject(r)) {
@@ -205,7 +228,8 @@ function merge(l: JsonValue | undefined, r: JsonValue | undefined, node: NodeTyp
     return out;
   }
   if (Array.isArray(r)) {
-    if (!Array.isArray(l) || listType(node) === 'atomic') return r.map((item) => merge(undefined, item, itemNode(node), path) ?? null);
+    if (!Array.isArray(l) || listType(node) === 'atomic')
+      return r.map((item) => merge(undefined, item, itemNode(node), path) ?? null);
     return mergeList(l, r, node, path);
   }
   return r;

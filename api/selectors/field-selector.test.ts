@@ -58,7 +58,10 @@ describe('parseFieldSelector', () => {
   });
 
   it('returns Kubernetes errors as values', () => {
-    assert.deepEqual(parseFieldSelector('foo'), { ok: false, error: "invalid selector: 'foo'; can't understand 'foo'" });
+    assert.deepEqual(parseFieldSelector('foo'), {
+      ok: false,
+      error: "invalid selector: 'foo'; can't understand 'foo'",
+    });
     assert.deepEqual(parseFieldSelector('a=b=c'), {
       ok: false,
       error: 'invalid field selector: unescaped character in value: 61',
@@ -67,7 +70,10 @@ describe('parseFieldSelector', () => {
       ok: false,
       error: 'invalid field selector: invalid escape sequence: \\x',
     });
-    assert.deepEqual(parseFieldSelector('a=b\\'), { ok: false, error: 'invalid field selector: invalid escape sequence: \\' });
+    assert.deepEqual(parseFieldSelector('a=b\\'), {
+      ok: false,
+      error: 'invalid field selector: invalid escape sequence: \\',
+    });
   });
 });
 
@@ -103,14 +109,25 @@ describe('per-kind fields', () => {
     const f = fieldsOf(pod, '', 'Pod');
     assert.equal(f['status.podIP'], '10.0.0.5');
     assert.equal(f['spec.hostNetwork'], 'false');
-    assert.equal(fieldsOf({ metadata: { name: 'n' }, spec: { unschedulable: true } }, '', 'Node')['spec.unschedulable'], 'true');
+    assert.equal(
+      fieldsOf({ metadata: { name: 'n' }, spec: { unschedulable: true } }, '', 'Node')['spec.unschedulable'],
+      'true',
+    );
     assert.equal(fieldsOf({ metadata: { name: 'n' } }, '', 'Node')['spec.unschedulable'], 'false');
     const ev = fieldsOf(
-      { metadata: { name: 'e' }, involvedObject: { kind: 'Pod', name: 'p' }, source: { component: 'kubelet' }, type: 'Normal' },
+      {
+        metadata: { name: 'e' },
+        involvedObject: { kind: 'Pod', name: 'p' },
+        source: { component: 'kubelet' },
+        type: 'Normal',
+      },
       '',
       'Event',
     );
-    assert.deepEqual([ev['involvedObject.kind'], ev['involvedObject.name'], ev['source'], ev['type']], ['Pod', 'p', 'kubelet', 'Normal']);
+    assert.deepEqual(
+      [ev['involvedObject.kind'], ev['involvedObject.name'], ev['source'], ev['type']],
+      ['Pod', 'p', 'kubelet', 'Normal'],
+    );
     assert.equal(fieldsOf({ status: { replicas: 3 } }, 'apps', 'ReplicaSet')['status.replicas'], '3');
     assert.equal(fieldsOf({}, 'apps', 'ReplicaSet')['status.replicas'], '0');
     assert.equal(fieldsOf({ status: { succeeded: 2 } }, 'batch', 'Job')['status.successful'], '2');

@@ -75,7 +75,10 @@ function unescapeValue(s: string): { ok: true; value: string } | { ok: false; er
     if (c === '\\') inSlash = true;
     // Go prints the rune with %v, i.e. as its code point number.
     else if (c === ',' || c === '=') {
-      return { ok: false, error: `invalid field selector: unescaped character in value: ${c.codePointAt(0) ?? 0}` };
+      return {
+        ok: false,
+        error: `invalid field selector: unescaped character in value: ${c.codePointAt(0) ?? 0}`,
+      };
     } else out += c;
   }
   if (inSlash) return { ok: false, error: 'invalid field selector: invalid escape sequence: \\' };
@@ -123,7 +126,8 @@ export function parseFieldSelector(input: string): FieldSelectorResult {
   for (const part of parts) {
     if (part === '') continue;
     const t = splitTerm(part);
-    if (t === undefined) return { ok: false, error: `invalid selector: '${input}'; can't understand '${part}'` };
+    if (t === undefined)
+      return { ok: false, error: `invalid selector: '${input}'; can't understand '${part}'` };
     const v = unescapeValue(t.rhs);
     if (!v.ok) return v;
     terms.push({ field: t.lhs, value: v.value, negate: t.op === '!=' });
@@ -190,7 +194,11 @@ export function fieldsSupportedBy(group: string, kind: string): readonly string[
  * Checks every term's field against the kind (rewriting aliases), like the apiserver's field-label
  * conversion: an unknown field is `field label not supported: <field>`.
  */
-export function checkFieldSelector(selector: FieldSelector, group: string, kind: string): FieldSelectorResult {
+export function checkFieldSelector(
+  selector: FieldSelector,
+  group: string,
+  kind: string,
+): FieldSelectorResult {
   const key = kindKey(group, kind);
   const supported = fieldsSupportedBy(group, kind);
   const aliases = fieldAliases[key] ?? {};

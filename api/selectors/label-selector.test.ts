@@ -67,7 +67,10 @@ describe('parseLabelSelector', () => {
   });
 
   it('returns Kubernetes parse errors as values', () => {
-    assert.equal(parseError('foo bar'), 'unable to parse requirement: found \'bar\', expected: in, notin, =, ==, !=, gt, lt');
+    assert.equal(
+      parseError('foo bar'),
+      "unable to parse requirement: found 'bar', expected: in, notin, =, ==, !=, gt, lt",
+    );
     assert.equal(parseError('a=b=c'), "found '=', expected: ',' or 'end of string'");
     assert.equal(parseError('a,'), "found '', expected: identifier after ','");
     assert.equal(parseError(',a'), "found ',', expected: !, identifier, or 'end of string'");
@@ -75,18 +78,18 @@ describe('parseLabelSelector', () => {
     assert.equal(parseError('a in (x'), "unable to parse requirement: found '', expected: ',' or ')'");
     assert.equal(parseError('a in (x y)'), "unable to parse requirement: found 'y', expected: ',' or ')'");
     assert.equal(parseError('a=(b)'), "unable to parse requirement: found '(', expected: identifier");
-    assert.equal(parseError('-a=b'), `unable to parse requirement: <nil>: Invalid value: "-a": ${qualifiedNameMsg}`);
     assert.equal(
-      parseError('a=b c'),
-      "found 'c', expected: ',' or 'end of string'",
+      parseError('-a=b'),
+      `unable to parse requirement: <nil>: Invalid value: "-a": ${qualifiedNameMsg}`,
     );
+    assert.equal(parseError('a=b c'), "found 'c', expected: ',' or 'end of string'");
     assert.equal(
       parseError('a=-b'),
-      'unable to parse requirement: values[0][a]: Invalid value: "-b": a valid label value must be an empty string or consist of alphanumeric characters, \'-\', \'_\' or \'.\', and must start and end with an alphanumeric character (e.g. \'MyValue\',  or \'my_value\',  or \'12345\', regex used for validation is \'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?\')',
+      "unable to parse requirement: values[0][a]: Invalid value: \"-b\": a valid label value must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
     );
     assert.equal(
       parseError('n>x'),
-      'unable to parse requirement: values[0]: Invalid value: "x": for \'Gt\', \'Lt\' operators, the value must be an integer',
+      "unable to parse requirement: values[0]: Invalid value: \"x\": for 'Gt', 'Lt' operators, the value must be an integer",
     );
   });
 });
@@ -125,10 +128,13 @@ describe('labelSelectorFromObject', () => {
       ok: false,
       error: '"Foo" is not a valid label selector operator',
     });
-    assert.deepEqual(labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }), {
-      ok: false,
-      error: "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty",
-    });
+    assert.deepEqual(
+      labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }),
+      {
+        ok: false,
+        error: "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty",
+      },
+    );
     const bad = labelSelectorFromObject({ matchLabels: { 'a b': 'x' } });
     assert.equal(bad.ok, false);
   });
@@ -145,6 +151,9 @@ describe('selectorFromSet and newRequirement', () => {
   it('aggregates several errors in brackets', () => {
     const r = newRequirement('-k', '=', []);
     assert.equal(r.ok, false);
-    assert.match(r.ok ? '' : r.error, /^\[key: Invalid value: "-k": .*, values: Invalid value: \[\]string\{\}: exact-match compatibility requires one single value\]$/);
+    assert.match(
+      r.ok ? '' : r.error,
+      /^\[key: Invalid value: "-k": .*, values: Invalid value: \[\]string\{\}: exact-match compatibility requires one single value\]$/,
+    );
   });
 });

@@ -69,7 +69,8 @@ class RequirementsSelector implements LabelSelector {
   requiresExactMatch(key: string): string | undefined {
     const r = this.requirements.find((x) => x.key === key);
     if (r === undefined) return undefined;
-    if ((r.operator === '=' || r.operator === '==' || r.operator === 'in') && r.values.length === 1) return r.values[0];
+    if ((r.operator === '=' || r.operator === '==' || r.operator === 'in') && r.values.length === 1)
+      return r.values[0];
     return undefined;
   }
 
@@ -159,23 +160,31 @@ export function newRequirement(
   switch (operator) {
     case 'in':
     case 'notin':
-      if (values.length === 0) causes.push(invalidValue('values', values, "for 'in', 'notin' operators, values set can't be empty"));
+      if (values.length === 0)
+        causes.push(invalidValue('values', values, "for 'in', 'notin' operators, values set can't be empty"));
       break;
     case '=':
     case '==':
     case '!=':
-      if (values.length !== 1) causes.push(invalidValue('values', values, 'exact-match compatibility requires one single value'));
+      if (values.length !== 1)
+        causes.push(invalidValue('values', values, 'exact-match compatibility requires one single value'));
       break;
     case 'exists':
     case '!':
-      if (values.length !== 0) causes.push(invalidValue('values', values, 'values set must be empty for exists and does not exist'));
+      if (values.length !== 0)
+        causes.push(invalidValue('values', values, 'values set must be empty for exists and does not exist'));
       break;
     case 'gt':
     case 'lt':
-      if (values.length !== 1) causes.push(invalidValue('values', values, "for 'Gt', 'Lt' operators, exactly one value is required"));
+      if (values.length !== 1)
+        causes.push(
+          invalidValue('values', values, "for 'Gt', 'Lt' operators, exactly one value is required"),
+        );
       values.forEach((v, i) => {
         if (!/^[+-]?\d+$/.test(v)) {
-          causes.push(invalidValue(`values[${i}]`, v, "for 'Gt', 'Lt' operators, the value must be an integer"));
+          causes.push(
+            invalidValue(`values[${i}]`, v, "for 'Gt', 'Lt' operators, the value must be an integer"),
+          );
         }
       });
       break;
@@ -197,7 +206,9 @@ export function selectorFromRequirements(requirements: readonly Requirement[]): 
 
 /** SelectorFromSet: `key=value` for every entry; an empty set selects everything. */
 export function selectorFromSet(set: Labels | undefined): LabelSelector {
-  return new RequirementsSelector(Object.entries(set ?? {}).map(([key, v]) => ({ key, operator: '=', values: [v] })));
+  return new RequirementsSelector(
+    Object.entries(set ?? {}).map(([key, v]) => ({ key, operator: '=', values: [v] })),
+  );
 }
 
 /**
@@ -219,7 +230,10 @@ export function labelSelectorFromObject(sel: V1LabelSelector | null | undefined)
   for (const expr of exprs) {
     const op = Object.hasOwn(ops, expr.operator) ? ops[expr.operator] : undefined;
     if (op === undefined) {
-      return { ok: false, error: `${JSON.stringify(String(expr.operator))} is not a valid label selector operator` };
+      return {
+        ok: false,
+        error: `${JSON.stringify(String(expr.operator))} is not a valid label selector operator`,
+      };
     }
     const r = newRequirement(String(expr.key), op, (expr.values ?? []).map(String));
     if (!r.ok) return r;
@@ -354,7 +368,8 @@ class Parser {
           try {
             r = this.parseRequirement();
           } catch (err) {
-            if (err instanceof ParseError) throw new ParseError(`unable to parse requirement: ${err.message}`);
+            if (err instanceof ParseError)
+              throw new ParseError(`unable to parse requirement: ${err.message}`);
             throw err;
           }
           reqs.push(r);

@@ -6,7 +6,16 @@
 import { Buffer } from 'node:buffer';
 
 import type { StatusCause } from '../status.js';
-import { duplicate, forbiddenField, goQuote, goSyntax, invalidValue, notSupported, required, tooLong } from '../status.js';
+import {
+  duplicate,
+  forbiddenField,
+  goQuote,
+  goSyntax,
+  invalidValue,
+  notSupported,
+  required,
+  tooLong,
+} from '../status.js';
 import { asArray, asNumber, asObject, asString, jsonEqual, type JsonObject } from './json-access.js';
 import {
   byteLength,
@@ -44,7 +53,8 @@ export function validateConfigMap(cm: JsonObject): StatusCause[] {
   let total = 0;
   for (const [key, value] of Object.entries(data)) {
     for (const msg of isConfigMapKey(key)) causes.push(invalidValue(`data[${key}]`, key, msg));
-    if (Object.hasOwn(binary, key)) causes.push(invalidValue(`data[${key}]`, key, 'duplicate of key present in binaryData'));
+    if (Object.hasOwn(binary, key))
+      causes.push(invalidValue(`data[${key}]`, key, 'duplicate of key present in binaryData'));
     total += byteLength(asString(value));
   }
   for (const [key, value] of Object.entries(binary)) {
@@ -59,9 +69,11 @@ export function validateConfigMap(cm: JsonObject): StatusCause[] {
 function immutableDataRules(obj: JsonObject, old: JsonObject, fields: string[]): StatusCause[] {
   if (old['immutable'] !== true) return [];
   const causes: StatusCause[] = [];
-  if (obj['immutable'] !== true) causes.push(forbiddenField('immutable', 'field is immutable when `immutable` is set'));
+  if (obj['immutable'] !== true)
+    causes.push(forbiddenField('immutable', 'field is immutable when `immutable` is set'));
   for (const f of fields) {
-    if (!jsonEqual(obj[f] ?? {}, old[f] ?? {})) causes.push(forbiddenField(f, 'field is immutable when `immutable` is set'));
+    if (!jsonEqual(obj[f] ?? {}, old[f] ?? {}))
+      causes.push(forbiddenField(f, 'field is immutable when `immutable` is set'));
   }
   return causes;
 }
@@ -91,7 +103,13 @@ export function validateSecret(secret: JsonObject): StatusCause[] {
     try {
       JSON.parse(decoded(k));
     } catch (err) {
-      causes.push(invalidValue(`data[${k}]`, '<secret contents redacted>', err instanceof Error ? err.message : String(err)));
+      causes.push(
+        invalidValue(
+          `data[${k}]`,
+          '<secret contents redacted>',
+          err instanceof Error ? err.message : String(err),
+        ),
+      );
     }
   };
   switch (asString(secret['type'])) {
@@ -162,7 +180,9 @@ function validateTaints(taints: unknown, path: string): StatusCause[] {
     if (keys.has(key)) {
       const d = duplicate(
         ip,
-        goSyntax(`core.Taint{Key:${goQuote(key)}, Value:${goQuote(value)}, Effect:${goQuote(effect)}, TimeAdded:<nil>}`),
+        goSyntax(
+          `core.Taint{Key:${goQuote(key)}, Value:${goQuote(value)}, Effect:${goQuote(effect)}, TimeAdded:<nil>}`,
+        ),
       );
       d.message = `${d.message ?? ''}: taints must be unique by key and effect pair`;
       causes.push(d);
@@ -182,7 +202,8 @@ function validateNodeResources(node: JsonObject): StatusCause[] {
       const path = `status.${field}.${name}`;
       const r = parseQuantity(raw);
       if (!r.ok) causes.push(invalidValue(path, raw, r.error));
-      else if (isNegative(r.quantity)) causes.push(invalidValue(path, r.quantity.canonical, 'must be greater than or equal to 0'));
+      else if (isNegative(r.quantity))
+        causes.push(invalidValue(path, r.quantity.canonical, 'must be greater than or equal to 0'));
     }
   }
   return causes;
@@ -199,7 +220,13 @@ export function validateNode(node: JsonObject): StatusCause[] {
   });
   const podCIDR = asString(spec['podCIDR']);
   if (podCIDR !== '' && cidrs.length > 0 && cidrs[0] !== podCIDR) {
-    causes.push(invalidValue('spec.podCIDRs', goSyntax(`[]string{${cidrs.map(goQuote).join(', ')}}`), 'first value must match `podCIDR`'));
+    causes.push(
+      invalidValue(
+        'spec.podCIDRs',
+        goSyntax(`[]string{${cidrs.map(goQuote).join(', ')}}`),
+        'first value must match `podCIDR`',
+      ),
+    );
   }
   return causes;
 }
@@ -217,7 +244,9 @@ export function validateNodeUpdate(node: JsonObject, old: JsonObject): StatusCau
       causes.push(
         duplicate(
           `status.addresses[${i}]`,
-          goSyntax(`core.NodeAddress{Type:${goQuote(asString(addr['type']))}, Address:${goQuote(asString(addr['address']))}}`),
+          goSyntax(
+            `core.NodeAddress{Type:${goQuote(asString(addr['type']))}, Address:${goQuote(asString(addr['address']))}}`,
+          ),
         ),
       );
     }
@@ -226,11 +255,15 @@ export function validateNodeUpdate(node: JsonObject, old: JsonObject): StatusCau
   const oldCIDRs = asArray(oldSpec['podCIDRs']).map(asString);
   const newCIDRs = asArray(spec['podCIDRs']).map(asString);
   if (oldCIDRs.length > 0 && !jsonEqual(oldCIDRs, newCIDRs)) {
-    causes.push(forbiddenField('spec.podCIDRs', 'node updates may not change podCIDR except from "" to valid'));
+    causes.push(
+      forbiddenField('spec.podCIDRs', 'node updates may not change podCIDR except from "" to valid'),
+    );
   }
   const oldProvider = asString(oldSpec['providerID']);
   if (oldProvider !== '' && oldProvider !== asString(spec['providerID'])) {
-    causes.push(forbiddenField('spec.providerID', 'node updates may not change providerID except from "" to valid'));
+    causes.push(
+      forbiddenField('spec.providerID', 'node updates may not change providerID except from "" to valid'),
+    );
   }
   return causes;
 }
@@ -255,17 +288,20 @@ export function validateEvent(ev: JsonObject): StatusCause[] {
     }
     const controller = asString(ev['reportingComponent']);
     if (controller === '') causes.push(required('reportingComponent'));
-    for (const msg of isQualifiedName(controller)) causes.push(invalidValue('reportingComponent', controller, msg));
+    for (const msg of isQualifiedName(controller))
+      causes.push(invalidValue('reportingComponent', controller, msg));
     const instance = asString(ev['reportingInstance']);
     if (instance === '') causes.push(required('reportingInstance'));
-    if (byteLength(instance) > 128) causes.push(invalidValue('reportingInstance', '', 'can have at most 128 characters'));
+    if (byteLength(instance) > 128)
+      causes.push(invalidValue('reportingInstance', '', 'can have at most 128 characters'));
     const action = asString(ev['action']);
     if (action === '') causes.push(required('action'));
     if (byteLength(action) > 128) causes.push(invalidValue('action', '', 'can have at most 128 characters'));
     const reason = asString(ev['reason']);
     if (reason === '') causes.push(required('reason'));
     if (byteLength(reason) > 128) causes.push(invalidValue('reason', '', 'can have at most 128 characters'));
-    if (byteLength(asString(ev['message'])) > 1024) causes.push(invalidValue('message', '', 'can have at most 1024 characters'));
+    if (byteLength(asString(ev['message'])) > 1024)
+      causes.push(invalidValue('message', '', 'can have at most 1024 characters'));
   }
   for (const msg of isDNS1123Subdomain(namespace)) causes.push(invalidValue('namespace', namespace, msg));
   return causes;
@@ -277,20 +313,31 @@ function validateEndpointAddress(addr: JsonObject, path: string): StatusCause[] 
   const ipErrs = isValidIP(ip);
   for (const msg of ipErrs) causes.push(invalidValue(`${path}.ip`, ip, msg));
   if (ipErrs.length === 0) {
-    if (ip === '0.0.0.0' || ip === '::') causes.push(invalidValue(`${path}.ip`, ip, 'may not be unspecified (0.0.0.0)'));
+    if (ip === '0.0.0.0' || ip === '::')
+      causes.push(invalidValue(`${path}.ip`, ip, 'may not be unspecified (0.0.0.0)'));
     else if (ip.startsWith('127.') || ip === '::1') {
       causes.push(invalidValue(`${path}.ip`, ip, 'may not be in the loopback range (127.0.0.0/8, ::1/128)'));
     } else if (ip.startsWith('169.254.') || /^fe[89ab]/i.test(ip)) {
-      causes.push(invalidValue(`${path}.ip`, ip, 'may not be in the link-local range (169.254.0.0/16, fe80::/10)'));
+      causes.push(
+        invalidValue(`${path}.ip`, ip, 'may not be in the link-local range (169.254.0.0/16, fe80::/10)'),
+      );
     } else if (ip.startsWith('224.0.0.') || /^ff02:/i.test(ip)) {
-      causes.push(invalidValue(`${path}.ip`, ip, 'may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)'));
+      causes.push(
+        invalidValue(
+          `${path}.ip`,
+          ip,
+          'may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)',
+        ),
+      );
     }
   }
   const hostname = asString(addr['hostname']);
-  if (hostname !== '') for (const msg of isDNS1123Label(hostname)) causes.push(invalidValue(`${path}.hostname`, hostname, msg));
+  if (hostname !== '')
+    for (const msg of isDNS1123Label(hostname)) causes.push(invalidValue(`${path}.hostname`, hostname, msg));
   if (addr['nodeName'] != null) {
     const nodeName = asString(addr['nodeName']);
-    for (const msg of isDNS1123Subdomain(nodeName)) causes.push(invalidValue(`${path}.nodeName`, nodeName, msg));
+    for (const msg of isDNS1123Subdomain(nodeName))
+      causes.push(invalidValue(`${path}.nodeName`, nodeName, msg));
   }
   return causes;
 }
@@ -306,15 +353,20 @@ export function validateEndpoints(ep: JsonObject): StatusCause[] {
     if (addresses.length === 0 && notReady.length === 0) {
       causes.push(required(sp, 'must specify `addresses` or `notReadyAddresses`'));
     }
-    addresses.forEach((a, j) => causes.push(...validateEndpointAddress(asObject(a) ?? {}, `${sp}.addresses[${j}]`)));
-    notReady.forEach((a, j) => causes.push(...validateEndpointAddress(asObject(a) ?? {}, `${sp}.notReadyAddresses[${j}]`)));
+    addresses.forEach((a, j) =>
+      causes.push(...validateEndpointAddress(asObject(a) ?? {}, `${sp}.addresses[${j}]`)),
+    );
+    notReady.forEach((a, j) =>
+      causes.push(...validateEndpointAddress(asObject(a) ?? {}, `${sp}.notReadyAddresses[${j}]`)),
+    );
     const ports = asArray(subset['ports']);
     ports.forEach((p, j) => {
       const port = asObject(p) ?? {};
       const pp = `${sp}.ports[${j}]`;
       const name = asString(port['name']);
       if (ports.length > 1 && name === '') causes.push(required(`${pp}.name`));
-      else if (name !== '') for (const msg of isDNS1123Label(name)) causes.push(invalidValue(`${pp}.name`, name, msg));
+      else if (name !== '')
+        for (const msg of isDNS1123Label(name)) causes.push(invalidValue(`${pp}.name`, name, msg));
       const n = asNumber(port['port']) ?? 0;
       for (const msg of isValidPortNum(n)) causes.push(invalidValue(`${pp}.port`, n, msg));
       causes.push(...validateProtocol(port['protocol'], `${pp}.protocol`));

@@ -44,7 +44,9 @@ export function goLabelSelector(v: unknown): GoSyntax {
         })
         .join(', ')}}`
     : '[]v1.LabelSelectorRequirement(nil)';
-  return goSyntax(`v1.LabelSelector{MatchLabels:${stringMapText(o['matchLabels'])}, MatchExpressions:${exprText}}`);
+  return goSyntax(
+    `v1.LabelSelector{MatchLabels:${stringMapText(o['matchLabels'])}, MatchExpressions:${exprText}}`,
+  );
 }
 
 /** An IntOrString prints through its String(): `25%` or `1`, unquoted. */

@@ -73,7 +73,8 @@ export function isDNS1123Label(value: string): string[] {
 export function isDNS1123Subdomain(value: string): string[] {
   const errs: string[] = [];
   if (byteLength(value) > dns1123SubdomainMaxLength) errs.push(maxLenError(dns1123SubdomainMaxLength));
-  if (!dns1123SubdomainRe.test(value)) errs.push(regexError(dns1123SubdomainErrMsg, dns1123SubdomainFmt, 'example.com'));
+  if (!dns1123SubdomainRe.test(value))
+    errs.push(regexError(dns1123SubdomainErrMsg, dns1123SubdomainFmt, 'example.com'));
   return errs;
 }
 
@@ -81,7 +82,8 @@ export function isDNS1123Subdomain(value: string): string[] {
 export function isDNS1035Label(value: string): string[] {
   const errs: string[] = [];
   if (byteLength(value) > 63) errs.push(maxLenError(63));
-  if (!dns1035LabelRe.test(value)) errs.push(regexError(dns1035LabelErrMsg, dns1035LabelFmt, 'my-name', 'abc-123'));
+  if (!dns1035LabelRe.test(value))
+    errs.push(regexError(dns1035LabelErrMsg, dns1035LabelFmt, 'my-name', 'abc-123'));
   return errs;
 }
 
@@ -111,9 +113,12 @@ export function isQualifiedName(value: string): string[] {
     ];
   }
   if (name.length === 0) errs.push(`name part ${emptyError()}`);
-  else if (byteLength(name) > qualifiedNameMaxLength) errs.push(`name part ${maxLenError(qualifiedNameMaxLength)}`);
+  else if (byteLength(name) > qualifiedNameMaxLength)
+    errs.push(`name part ${maxLenError(qualifiedNameMaxLength)}`);
   if (!qualifiedNameRe.test(name)) {
-    errs.push(`name part ${regexError(qualifiedNameErrMsg, qualifiedNameFmt, 'MyName', 'my.name', '123-abc')}`);
+    errs.push(
+      `name part ${regexError(qualifiedNameErrMsg, qualifiedNameFmt, 'MyName', 'my.name', '123-abc')}`,
+    );
   }
   return errs;
 }
@@ -129,7 +134,8 @@ export const labelValueMaxLength = 63;
 export function isValidLabelValue(value: string): string[] {
   const errs: string[] = [];
   if (byteLength(value) > labelValueMaxLength) errs.push(maxLenError(labelValueMaxLength));
-  if (!labelValueRe.test(value)) errs.push(regexError(labelValueErrMsg, labelValueFmt, 'MyValue', 'my_value', '12345'));
+  if (!labelValueRe.test(value))
+    errs.push(regexError(labelValueErrMsg, labelValueFmt, 'MyValue', 'my_value', '12345'));
   return errs;
 }
 
@@ -142,10 +148,12 @@ export function isValidPortNum(port: number): string[] {
 export function isValidPortName(port: string): string[] {
   const errs: string[] = [];
   if (byteLength(port) > 15) errs.push(maxLenError(15));
-  if (!/^[-a-z0-9]+$/.test(port)) errs.push('must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)');
+  if (!/^[-a-z0-9]+$/.test(port))
+    errs.push('must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)');
   if (!/[a-z]/.test(port)) errs.push('must contain at least one letter (a-z)');
   if (port.includes('--')) errs.push('must not contain consecutive hyphens');
-  if (port.length > 0 && (port.startsWith('-') || port.endsWith('-'))) errs.push('must not begin or end with a hyphen');
+  if (port.length > 0 && (port.startsWith('-') || port.endsWith('-')))
+    errs.push('must not begin or end with a hyphen');
   return errs;
 }
 
@@ -159,7 +167,9 @@ export function isRelaxedEnvVarName(value: string): string[] {
   for (const ch of value) {
     const cp = ch.codePointAt(0) ?? 0;
     if (cp > 0x7e || cp < 0x20 || ch === '=') {
-      errs.push("a valid environment variable name must consist only of printable ASCII characters other than '='");
+      errs.push(
+        "a valid environment variable name must consist only of printable ASCII characters other than '='",
+      );
       break;
     }
   }
@@ -201,7 +211,14 @@ const percentFmt = '[0-9]+%';
 export function isValidPercent(value: string): string[] {
   return new RegExp(`^${percentFmt}$`).test(value)
     ? []
-    : [regexError("a valid percent string must be a numeric string followed by an ending '%'", percentFmt, '1%', '93%')];
+    : [
+        regexError(
+          "a valid percent string must be a numeric string followed by an ending '%'",
+          percentFmt,
+          '1%',
+          '93%',
+        ),
+      ];
 }
 
 const httpHeaderNameFmt = '[-A-Za-z0-9]+';
@@ -210,7 +227,13 @@ const httpHeaderNameFmt = '[-A-Za-z0-9]+';
 export function isHTTPHeaderName(value: string): string[] {
   return new RegExp(`^${httpHeaderNameFmt}$`).test(value)
     ? []
-    : [regexError("a valid HTTP header must consist of alphanumeric characters or '-'", httpHeaderNameFmt, 'X-Header-Name')];
+    : [
+        regexError(
+          "a valid HTTP header must consist of alphanumeric characters or '-'",
+          httpHeaderNameFmt,
+          'X-Header-Name',
+        ),
+      ];
 }
 
 /** The name check applied to an object's metadata.name (or, with `prefix`, its generateName). */
@@ -226,7 +249,8 @@ export const nameIsDNSSubdomain: NameValidator = (name, prefix) =>
   isDNS1123Subdomain(prefix ? maskTrailingDash(name) : name);
 
 /** NameIsDNSLabel. */
-export const nameIsDNSLabel: NameValidator = (name, prefix) => isDNS1123Label(prefix ? maskTrailingDash(name) : name);
+export const nameIsDNSLabel: NameValidator = (name, prefix) =>
+  isDNS1123Label(prefix ? maskTrailingDash(name) : name);
 
 /** NameIsDNS1035Label. */
 export const nameIsDNS1035Label: NameValidator = (name, prefix) =>
@@ -234,7 +258,9 @@ export const nameIsDNS1035Label: NameValidator = (name, prefix) =>
 
 /** IsValidIP, for Service cluster IPs and endpoint addresses. */
 export function isValidIP(value: string): string[] {
-  return parseIP(value) === undefined ? ['must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'] : [];
+  return parseIP(value) === undefined
+    ? ['must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)']
+    : [];
 }
 
 /** 4 for IPv4, 6 for IPv6, undefined when `value` is not an IP address (no leading zeros, no zones). */

@@ -9,7 +9,13 @@ import type { StatusCause } from '../status.js';
 import { forbiddenField, formatBadValue, invalidValue, required, tooLong } from '../status.js';
 import { goLabelSelector, goStringSlice, goTime } from './go-values.js';
 import { asArray, asNumber, asObject, asString, jsonEqual, type JsonObject } from './json-access.js';
-import { byteLength, isQualifiedName, isValidLabelValue, nameIsDNSLabel, type NameValidator } from './names.js';
+import {
+  byteLength,
+  isQualifiedName,
+  isValidLabelValue,
+  nameIsDNSLabel,
+  type NameValidator,
+} from './names.js';
 
 /** `field is immutable`. */
 export const fieldImmutableErrorMsg = 'field is immutable';
@@ -25,7 +31,12 @@ export function validateNonnegative(value: unknown, path: string): StatusCause[]
 }
 
 /** ValidateImmutableField, comparing JSON values; `shown` is how the new value prints. */
-export function validateImmutable(newVal: unknown, oldVal: unknown, path: string, shown: unknown = newVal): StatusCause[] {
+export function validateImmutable(
+  newVal: unknown,
+  oldVal: unknown,
+  path: string,
+  shown: unknown = newVal,
+): StatusCause[] {
   return jsonEqual(newVal ?? null, oldVal ?? null) ? [] : [invalidValue(path, shown, fieldImmutableErrorMsg)];
 }
 
@@ -68,7 +79,8 @@ function validateOwnerReferences(refs: unknown, path: string): StatusCause[] {
     const ref = asObject(r) ?? {};
     const apiVersion = asString(ref['apiVersion']);
     const version = apiVersion.includes('/') ? apiVersion.slice(apiVersion.indexOf('/') + 1) : apiVersion;
-    if (version === '') causes.push(invalidValue(`${path}.apiVersion`, apiVersion, 'version must not be empty'));
+    if (version === '')
+      causes.push(invalidValue(`${path}.apiVersion`, apiVersion, 'version must not be empty'));
     if (asString(ref['kind']) === '') causes.push(invalidValue(`${path}.kind`, '', 'kind must not be empty'));
     if (asString(ref['name']) === '') causes.push(invalidValue(`${path}.name`, '', 'name must not be empty'));
     if (asString(ref['uid']) === '') causes.push(invalidValue(`${path}.uid`, '', 'uid must not be empty'));
@@ -94,7 +106,9 @@ const standardFinalizers = new Set(['kubernetes', 'orphan', 'foregroundDeletion'
 export function validateFinalizerName(name: string, path: string): StatusCause[] {
   const causes = isQualifiedName(name).map((msg) => invalidValue(path, name, msg));
   if (causes.length === 0 && !name.includes('/') && !standardFinalizers.has(name)) {
-    causes.push(invalidValue(path, name, 'name is neither a standard finalizer name nor is it fully qualified'));
+    causes.push(
+      invalidValue(path, name, 'name is neither a standard finalizer name nor is it fully qualified'),
+    );
   }
   return causes;
 }
@@ -103,7 +117,9 @@ function validateFinalizers(finalizers: unknown, path: string): StatusCause[] {
   const list = asArray(finalizers).map(asString);
   const causes = list.flatMap((f) => isQualifiedName(f).map((msg) => invalidValue(path, f, msg)));
   if (list.includes('orphan') && list.includes('foregroundDeletion')) {
-    causes.push(invalidValue(path, goStringSlice(list), 'finalizer orphan and foregroundDeletion cannot be both set'));
+    causes.push(
+      invalidValue(path, goStringSlice(list), 'finalizer orphan and foregroundDeletion cannot be both set'),
+    );
   }
   return causes;
 }
@@ -125,7 +141,8 @@ export function validateObjectMeta(metaValue: unknown, rules: MetaRules, path = 
   const name = asString(meta['name']);
   const generateName = asString(meta['generateName']);
   if (generateName !== '') {
-    for (const msg of rules.nameFn(generateName, true)) causes.push(invalidValue(`${path}.generateName`, generateName, msg));
+    for (const msg of rules.nameFn(generateName, true))
+      causes.push(invalidValue(`${path}.generateName`, generateName, msg));
   }
   if (name === '') {
     if (generateName === '') causes.push(required(`${path}.name`, 'name or generateName is required'));
@@ -135,7 +152,9 @@ export function validateObjectMeta(metaValue: unknown, rules: MetaRules, path = 
   const namespace = asString(meta['namespace']);
   if (rules.namespaced) {
     if (namespace === '') causes.push(required(`${path}.namespace`));
-    else for (const msg of nameIsDNSLabel(namespace, false)) causes.push(invalidValue(`${path}.namespace`, namespace, msg));
+    else
+      for (const msg of nameIsDNSLabel(namespace, false))
+        causes.push(invalidValue(`${path}.namespace`, namespace, msg));
   } else if (namespace !== '') {
     causes.push(forbiddenField(`${path}.namespace`, 'not allowed on this type'));
   }
@@ -154,7 +173,11 @@ export function validateObjectMeta(metaValue: unknown, rules: MetaRules, path = 
  * The server should copy uid and creationTimestamp from the stored object when the client omits
  * them (Kubernetes' BeforeUpdate), so that only real changes are reported.
  */
-export function validateObjectMetaUpdate(newMetaValue: unknown, oldMetaValue: unknown, path = 'metadata'): StatusCause[] {
+export function validateObjectMetaUpdate(
+  newMetaValue: unknown,
+  oldMetaValue: unknown,
+  path = 'metadata',
+): StatusCause[] {
   const meta = asObject(newMetaValue) ?? {};
   const old = asObject(oldMetaValue) ?? {};
   const causes: StatusCause[] = [];
@@ -231,12 +254,18 @@ export function validateLabelSelector(selector: unknown, path: string): StatusCa
     switch (op) {
       case 'In':
       case 'NotIn':
-        if (values.length === 0) causes.push(required(`${p}.values`, "must be specified when `operator` is 'In' or 'NotIn'"));
+        if (values.length === 0)
+          causes.push(required(`${p}.values`, "must be specified when `operator` is 'In' or 'NotIn'"));
         break;
       case 'Exists':
       case 'DoesNotExist':
         if (values.length > 0) {
-          causes.push(forbiddenField(`${p}.values`, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
+          causes.push(
+            forbiddenField(
+              `${p}.values`,
+              "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+            ),
+          );
         }
         break;
       default:

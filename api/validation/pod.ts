@@ -21,7 +21,15 @@ import {
   required,
 } from '../status.js';
 import { goIntOrString } from './go-values.js';
-import { asArray, asNumber, asObject, asString, jsonEqual, semanticEqual, type JsonObject } from './json-access.js';
+import {
+  asArray,
+  asNumber,
+  asObject,
+  asString,
+  jsonEqual,
+  semanticEqual,
+  type JsonObject,
+} from './json-access.js';
 import {
   isConfigMapKey,
   isDNS1123Label,
@@ -54,7 +62,7 @@ function dns1123Label(value: string, path: string): StatusCause[] {
 export function validatePortNumOrName(port: unknown, path: string): StatusCause[] {
   if (typeof port === 'number') return isValidPortNum(port).map((msg) => invalidValue(path, port, msg));
   if (typeof port === 'string') return isValidPortName(port).map((msg) => invalidValue(path, port, msg));
-  return [invalidValue(path, goIntOrString(port), 'must be an integer or percentage (e.g \'5%\')')];
+  return [invalidValue(path, goIntOrString(port), "must be an integer or percentage (e.g '5%')")];
 }
 
 /** Validates the protocol of a port: required, and TCP/UDP/SCTP. */
@@ -86,6 +94,7 @@ const volumeSourceOrder = [
   'downwardAPI',
   'fc',
   'flexVolume',
+  'configMap',
   'azureFile',
   'vsphereVolume',
   'photonPersistentDisk',
@@ -100,7 +109,16 @@ const volumeSourceOrder = [
 ];
 
 const fileModeErrorMsg = 'must be a number between 0 and 0777 (octal), both inclusive';
-const hostPathTypes = ['', 'BlockDevice', 'CharDevice', 'Directory', 'DirectoryOrCreate', 'File', 'FileOrCreate', 'Socket'];
+const hostPathTypes = [
+  '',
+  'BlockDevice',
+  'CharDevice',
+  'Directory',
+  'DirectoryOrCreate',
+  'File',
+  'FileOrCreate',
+  'Socket',
+];
 
 function validateMode(mode: unknown, path: string): StatusCause[] {
   const m = asNumber(mode);
@@ -128,7 +146,8 @@ function validateKeyToPaths(items: unknown, path: string): StatusCause[] {
     if (p === '') causes.push(required(`${ip}.path`));
     else {
       causes.push(...validateLocalDescendingPath(p, `${ip}.path`));
-      if (p.split('/')[0]?.startsWith('..')) causes.push(invalidValue(`${ip}.path`, p, "must not start with '..'"));
+      if (p.split('/')[0]?.startsWith('..'))
+        causes.push(invalidValue(`${ip}.path`, p, "must not start with '..'"));
     }
     causes.push(...validateMode(item['mode'], `${ip}.mode`));
   });
@@ -154,7 +173,10 @@ function validateVolumeSource(vol: JsonObject, path: string): StatusCause[] {
         if (limit !== undefined) {
           const q = parseQuantity(limit);
           if (!q.ok) causes.push(invalidValue(`${sp}.sizeLimit`, limit, q.error));
-          else if (isNegative(q.quantity)) causes.push(forbiddenField(`${sp}.sizeLimit`, 'SizeLimit field must be a valid resource quantity'));
+          else if (isNegative(q.quantity))
+            causes.push(
+              forbiddenField(`${sp}.sizeLimit`, 'SizeLimit field must be a valid resource quantity'),
+            );
         }
         const medium = asString(src['medium']);
         if (!['', 'Memory', 'HugePages'].includes(medium) && !medium.startsWith('HugePages-')) {
@@ -206,7 +228,10 @@ function validateVolumeSource(vol: JsonObject, path: string): StatusCause[] {
 }
 
 /** ValidateVolumes: returns the causes and the names of the volumes that validated. */
-export function validateVolumes(volumes: unknown, path: string): { causes: StatusCause[]; names: Set<string> } {
+export function validateVolumes(
+  volumes: unknown,
+  path: string,
+): { causes: StatusCause[]; names: Set<string> } {
   const causes: StatusCause[] = [];
   const names = new Set<string>();
   asArray(volumes).forEach((v, i) => {
@@ -267,9 +292,12 @@ function validateContainerPorts(ports: unknown, path: string): StatusCause[] {
     }
     const containerPort = asNumber(port['containerPort']) ?? 0;
     if (containerPort === 0) causes.push(required(`${ip}.containerPort`));
-    else for (const msg of isValidPortNum(containerPort)) causes.push(invalidValue(`${ip}.containerPort`, containerPort, msg));
+    else
+      for (const msg of isValidPortNum(containerPort))
+        causes.push(invalidValue(`${ip}.containerPort`, containerPort, msg));
     const hostPort = asNumber(port['hostPort']) ?? 0;
-    if (hostPort !== 0) for (const msg of isValidPortNum(hostPort)) causes.push(invalidValue(`${ip}.hostPort`, hostPort, msg));
+    if (hostPort !== 0)
+      for (const msg of isValidPortNum(hostPort)) causes.push(invalidValue(`${ip}.hostPort`, hostPort, msg));
     causes.push(...validateProtocol(port['protocol'], `${ip}.protocol`));
   });
   return causes;
@@ -309,23 +337,44 @@ function validateObjectFieldSelector(ref: JsonObject, path: string): StatusCause
   const fieldPath = asString(ref['fieldPath']);
   if (fieldPath === '') return [required(`${path}.fieldPath`)];
   if (apiVersion !== 'v1') {
-    return [invalidValue(`${path}.fieldPath`, fieldPath, `error converting fieldPath: unsupported pod version: ${apiVersion}`)];
+    return [
+      invalidValue(
+        `${path}.fieldPath`,
+        fieldPath,
+        `error converting fieldPath: unsupported pod version: ${apiVersion}`,
+      ),
+    ];
   }
   const sub = /^([^[]+)\[(.*)\]$/.exec(fieldPath);
   if (sub !== null) {
     const base = sub[1] ?? '';
     const key = (sub[2] ?? '').replace(/^'(.*)'$/, '$1');
-    if (base === 'metadata.annotations') return isQualifiedName(key.toLowerCase()).map((m) => invalidValue(path, key.toLowerCase(), m));
+    if (base === 'metadata.annotations')
+      return isQualifiedName(key.toLowerCase()).map((m) => invalidValue(path, key.toLowerCase(), m));
     if (base === 'metadata.labels') return isQualifiedName(key).map((m) => invalidValue(path, key, m));
     if (!downwardConvertible.has(base)) {
-      return [invalidValue(`${path}.fieldPath`, fieldPath, `error converting fieldPath: field label not supported: ${base}`)];
+      return [
+        invalidValue(
+          `${path}.fieldPath`,
+          fieldPath,
+          `error converting fieldPath: field label not supported: ${base}`,
+        ),
+      ];
     }
     return [invalidValue(path, base, 'does not support subscript')];
   }
   if (!downwardConvertible.has(fieldPath)) {
-    return [invalidValue(`${path}.fieldPath`, fieldPath, `error converting fieldPath: field label not supported: ${fieldPath}`)];
+    return [
+      invalidValue(
+        `${path}.fieldPath`,
+        fieldPath,
+        `error converting fieldPath: field label not supported: ${fieldPath}`,
+      ),
+    ];
   }
-  return envFieldPaths.includes(fieldPath) ? [] : [notSupported(`${path}.fieldPath`, fieldPath, envFieldPaths)];
+  return envFieldPaths.includes(fieldPath)
+    ? []
+    : [notSupported(`${path}.fieldPath`, fieldPath, envFieldPaths)];
 }
 
 function validateKeySelector(ref: JsonObject, path: string): StatusCause[] {
@@ -371,7 +420,13 @@ function validateEnv(env: unknown, path: string): StatusCause[] {
       causes.push(...validateKeySelector(ref, `${vp}.${key}`));
     }
     if (sources === 0) {
-      causes.push(invalidValue(vp, '', 'must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`'));
+      causes.push(
+        invalidValue(
+          vp,
+          '',
+          'must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`',
+        ),
+      );
     } else if (asString(ev['value']) !== '') {
       causes.push(invalidValue(vp, '', 'may not be specified when `value` is not empty'));
     } else if (sources > 1) {
@@ -387,7 +442,8 @@ function validateEnvFrom(envFrom: unknown, path: string): StatusCause[] {
     const ev = asObject(e) ?? {};
     const ip = `${path}[${i}]`;
     const prefix = asString(ev['prefix']);
-    if (prefix !== '') for (const msg of isRelaxedEnvVarName(prefix)) causes.push(invalidValue(`${ip}.prefix`, prefix, msg));
+    if (prefix !== '')
+      for (const msg of isRelaxedEnvVarName(prefix)) causes.push(invalidValue(`${ip}.prefix`, prefix, msg));
     let sources = 0;
     for (const key of ['configMapRef', 'secretRef']) {
       const ref = asObject(ev[key]);
@@ -395,10 +451,13 @@ function validateEnvFrom(envFrom: unknown, path: string): StatusCause[] {
       sources++;
       const name = asString(ref['name']);
       if (name === '') causes.push(required(`${ip}.${key}.name`));
-      else for (const msg of isDNS1123Subdomain(name)) causes.push(invalidValue(`${ip}.${key}.name`, name, msg));
+      else
+        for (const msg of isDNS1123Subdomain(name)) causes.push(invalidValue(`${ip}.${key}.name`, name, msg));
     }
-    if (sources === 0) causes.push(invalidValue(ip, '', 'must specify one of: `configMapRef` or `secretRef`'));
-    else if (sources > 1) causes.push(invalidValue(ip, '', 'may not have more than one field specified at a time'));
+    if (sources === 0)
+      causes.push(invalidValue(ip, '', 'must specify one of: `configMapRef` or `secretRef`'));
+    else if (sources > 1)
+      causes.push(invalidValue(ip, '', 'may not have more than one field specified at a time'));
   });
   return causes;
 }
@@ -449,11 +508,7 @@ function validateContainerResourceName(name: string, path: string): StatusCause[
   return causes;
 }
 
-function parseResourceList(
-  list: unknown,
-  path: string,
-  causes: StatusCause[],
-): Map<string, Quantity> {
+function parseResourceList(list: unknown, path: string, causes: StatusCause[]): Map<string, Quantity> {
   const out = new Map<string, Quantity>();
   const o = asObject(list);
   if (o === undefined) return out;
@@ -467,7 +522,8 @@ function parseResourceList(
     }
     const q = r.quantity;
     if (isNegative(q)) causes.push(invalidValue(p, q.canonical, isNegativeErrorMsg));
-    if (isExtended(name) && q.milliValue % 1000 !== 0) causes.push(invalidValue(p, goSyntax(q.canonical), 'must be an integer'));
+    if (isExtended(name) && q.milliValue % 1000 !== 0)
+      causes.push(invalidValue(p, goSyntax(q.canonical), 'must be an integer'));
     out.set(name, q);
   }
   return out;
@@ -486,9 +542,17 @@ export function validateResources(resources: unknown, path: string): StatusCause
     if (limit !== undefined) {
       const cmp = compareQuantities(q, limit);
       if (cmp !== 0 && !overcommitAllowed(name)) {
-        causes.push(invalidValue(reqPath, q.canonical, `must be equal to ${name} limit of ${limit.canonical}`));
+        causes.push(
+          invalidValue(reqPath, q.canonical, `must be equal to ${name} limit of ${limit.canonical}`),
+        );
       } else if (cmp > 0) {
-        causes.push(invalidValue(reqPath, q.canonical, `must be less than or equal to ${name} limit of ${limit.canonical}`));
+        causes.push(
+          invalidValue(
+            reqPath,
+            q.canonical,
+            `must be less than or equal to ${name} limit of ${limit.canonical}`,
+          ),
+        );
       }
     } else if (!overcommitAllowed(name)) {
       causes.push(required(limPath, 'Limit must be set for non overcommitable resources'));
@@ -521,16 +585,19 @@ function validateHandler(handler: JsonObject, path: string): StatusCause[] {
       if (asString(httpGet['path']) === '') causes.push(required(`${hp}.path`));
       causes.push(...validatePortNumOrName(httpGet['port'], `${hp}.port`));
       const scheme = asString(httpGet['scheme']);
-      if (scheme !== 'HTTP' && scheme !== 'HTTPS') causes.push(notSupported(`${hp}.scheme`, scheme, ['HTTP', 'HTTPS']));
+      if (scheme !== 'HTTP' && scheme !== 'HTTPS')
+        causes.push(notSupported(`${hp}.scheme`, scheme, ['HTTP', 'HTTPS']));
       asArray(httpGet['httpHeaders']).forEach((h, i) => {
         const name = asString(asObject(h)?.['name']);
-        for (const msg of isHTTPHeaderName(name)) causes.push(invalidValue(`${hp}.httpHeaders[${i}].name`, name, msg));
+        for (const msg of isHTTPHeaderName(name))
+          causes.push(invalidValue(`${hp}.httpHeaders[${i}].name`, name, msg));
       });
     }
   }
   const tcp = asObject(handler['tcpSocket']);
   if (tcp !== undefined) {
-    if (count > 0) causes.push(forbiddenField(`${path}.tcpSocket`, 'may not specify more than 1 handler type'));
+    if (count > 0)
+      causes.push(forbiddenField(`${path}.tcpSocket`, 'may not specify more than 1 handler type'));
     else {
       count++;
       causes.push(...validatePortNumOrName(tcp['port'], `${path}.tcpSocket.port`));
@@ -554,21 +621,34 @@ function validateHandler(handler: JsonObject, path: string): StatusCause[] {
   return causes;
 }
 
-function validateProbe(probeValue: unknown, path: string, kind: 'liveness' | 'readiness' | 'startup'): StatusCause[] {
+function validateProbe(
+  probeValue: unknown,
+  path: string,
+  kind: 'liveness' | 'readiness' | 'startup',
+): StatusCause[] {
   const probe = asObject(probeValue);
   if (probe === undefined) return [];
   const causes = validateHandler(probe, path);
-  for (const f of ['initialDelaySeconds', 'timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold']) {
+  for (const f of [
+    'initialDelaySeconds',
+    'timeoutSeconds',
+    'periodSeconds',
+    'successThreshold',
+    'failureThreshold',
+  ]) {
     causes.push(...validateNonnegative(probe[f], `${path}.${f}`));
   }
   const tgp = asNumber(probe['terminationGracePeriodSeconds']);
-  if (tgp !== undefined && tgp <= 0) causes.push(invalidValue(`${path}.terminationGracePeriodSeconds`, tgp, 'must be greater than 0'));
+  if (tgp !== undefined && tgp <= 0)
+    causes.push(invalidValue(`${path}.terminationGracePeriodSeconds`, tgp, 'must be greater than 0'));
   const success = asNumber(probe['successThreshold']);
   if (kind !== 'readiness' && success !== undefined && success !== 1) {
     causes.push(invalidValue(`${path}.successThreshold`, success, 'must be 1'));
   }
   if (kind === 'readiness' && probe['terminationGracePeriodSeconds'] != null) {
-    causes.push(forbiddenField(`${path}.terminationGracePeriodSeconds`, 'must not be set for readinessProbes'));
+    causes.push(
+      forbiddenField(`${path}.terminationGracePeriodSeconds`, 'must not be set for readinessProbes'),
+    );
   }
   return causes;
 }
@@ -619,13 +699,19 @@ function validateContainers(containers: unknown, volumes: Set<string>, path: str
     causes.push(...validateProbe(c['livenessProbe'], `${ip}.livenessProbe`, 'liveness'));
     causes.push(...validateProbe(c['readinessProbe'], `${ip}.readinessProbe`, 'readiness'));
     causes.push(...validateProbe(c['startupProbe'], `${ip}.startupProbe`, 'startup'));
-    if (c['restartPolicy'] != null) causes.push(forbiddenField(`${ip}.restartPolicy`, 'may not be set for non-init containers'));
+    if (c['restartPolicy'] != null)
+      causes.push(forbiddenField(`${ip}.restartPolicy`, 'may not be set for non-init containers'));
   });
   causes.push(...hostPortConflicts(list, path));
   return causes;
 }
 
-function validateInitContainers(init: unknown, containers: unknown, volumes: Set<string>, path: string): StatusCause[] {
+function validateInitContainers(
+  init: unknown,
+  containers: unknown,
+  volumes: Set<string>,
+  path: string,
+): StatusCause[] {
   const causes: StatusCause[] = [];
   const names = new Set(asArray(containers).map((c) => asString(asObject(c)?.['name'])));
   const list = asArray(init);
@@ -652,7 +738,8 @@ function validateInitContainers(init: unknown, containers: unknown, volumes: Set
       const msg = 'may not be set for init containers without restartPolicy=Always';
       if (c['lifecycle'] != null) causes.push(forbiddenField(`${ip}.lifecycle`, msg));
       if (c['livenessProbe'] != null) causes.push(forbiddenField(`${ip}.livenessProbe`, msg));
-      if (c['readinessProbe'] != null) causes.push(forbiddenField(`${ip}.readinessProbe`, 'may not be set for init containers'));
+      if (c['readinessProbe'] != null)
+        causes.push(forbiddenField(`${ip}.readinessProbe`, 'may not be set for init containers'));
       if (c['startupProbe'] != null) causes.push(forbiddenField(`${ip}.startupProbe`, msg));
     }
   });
@@ -701,20 +788,36 @@ export function validateTolerations(tolerations: unknown, path: string): StatusC
     const value = asString(tol['value']);
     if (key !== '') causes.push(...validateLabelName(key, `${ip}.key`));
     if (key === '' && op !== 'Exists') {
-      causes.push(invalidValue(`${ip}.operator`, op, 'operator must be Exists when `key` is empty, which means "match all values and all keys"'));
+      causes.push(
+        invalidValue(
+          `${ip}.operator`,
+          op,
+          'operator must be Exists when `key` is empty, which means "match all values and all keys"',
+        ),
+      );
     }
     if (tol['tolerationSeconds'] != null && effect !== 'NoExecute') {
-      causes.push(invalidValue(`${ip}.effect`, effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"));
+      causes.push(
+        invalidValue(`${ip}.effect`, effect, "effect must be 'NoExecute' when `tolerationSeconds` is set"),
+      );
     }
     if (op === 'Equal' || op === '') {
       const errs = isValidLabelValue(value);
       if (errs.length > 0) causes.push(invalidValue(`${ip}.operator`, value, errs.join(';')));
     } else if (op === 'Exists') {
-      if (value !== '') causes.push(invalidValue(`${ip}.operator`, goToleration(tol), "value must be empty when `operator` is 'Exists'"));
+      if (value !== '')
+        causes.push(
+          invalidValue(
+            `${ip}.operator`,
+            goToleration(tol),
+            "value must be empty when `operator` is 'Exists'",
+          ),
+        );
     } else {
       causes.push(notSupported(`${ip}.operator`, op, ['Equal', 'Exists']));
     }
-    if (effect !== '' && !taintEffects.includes(effect)) causes.push(notSupported(`${ip}.effect`, effect, taintEffects));
+    if (effect !== '' && !taintEffects.includes(effect))
+      causes.push(notSupported(`${ip}.effect`, effect, taintEffects));
   });
   return causes;
 }
@@ -724,17 +827,21 @@ export function validatePodSpec(specValue: unknown, path: string): StatusCause[]
   const spec = asObject(specValue) ?? {};
   const { causes, names } = validateVolumes(spec['volumes'], `${path}.volumes`);
   causes.push(...validateContainers(spec['containers'], names, `${path}.containers`));
-  causes.push(...validateInitContainers(spec['initContainers'], spec['containers'], names, `${path}.initContainers`));
+  causes.push(
+    ...validateInitContainers(spec['initContainers'], spec['containers'], names, `${path}.initContainers`),
+  );
 
   const restartPolicy = asString(spec['restartPolicy']);
   const restartPolicies = ['Always', 'OnFailure', 'Never'];
   if (restartPolicy === '') causes.push(required(`${path}.restartPolicy`));
-  else if (!restartPolicies.includes(restartPolicy)) causes.push(notSupported(`${path}.restartPolicy`, restartPolicy, restartPolicies));
+  else if (!restartPolicies.includes(restartPolicy))
+    causes.push(notSupported(`${path}.restartPolicy`, restartPolicy, restartPolicies));
 
   const dnsPolicy = asString(spec['dnsPolicy']);
   const dnsPolicies = ['ClusterFirstWithHostNet', 'ClusterFirst', 'Default', 'None'];
   if (dnsPolicy === '') causes.push(required(`${path}.dnsPolicy`));
-  else if (!dnsPolicies.includes(dnsPolicy)) causes.push(notSupported(`${path}.dnsPolicy`, dnsPolicy, dnsPolicies));
+  else if (!dnsPolicies.includes(dnsPolicy))
+    causes.push(notSupported(`${path}.dnsPolicy`, dnsPolicy, dnsPolicies));
 
   causes.push(...validateLabels(spec['nodeSelector'], `${path}.nodeSelector`));
 
@@ -752,7 +859,9 @@ export function validatePodSpec(specValue: unknown, path: string): StatusCause[]
   }
   causes.push(...validateTolerations(spec['tolerations'], `${path}.tolerations`));
   const pcn = asString(spec['priorityClassName']);
-  if (pcn !== '') for (const msg of isDNS1123Subdomain(pcn)) causes.push(invalidValue(`${path}.priorityClassName`, pcn, msg));
+  if (pcn !== '')
+    for (const msg of isDNS1123Subdomain(pcn))
+      causes.push(invalidValue(`${path}.priorityClassName`, pcn, msg));
   return causes;
 }
 
@@ -768,7 +877,9 @@ export function validatePodTemplateSpec(templateValue: unknown, path: string): S
   causes.push(...validatePodSpec(template['spec'], `${path}.spec`));
   const spec = asObject(template['spec']) ?? {};
   if (asArray(spec['ephemeralContainers']).length > 0) {
-    causes.push(forbiddenField(`${path}.spec.ephemeralContainers`, 'ephemeral containers not allowed in pod template'));
+    causes.push(
+      forbiddenField(`${path}.spec.ephemeralContainers`, 'ephemeral containers not allowed in pod template'),
+    );
   }
   return causes;
 }
@@ -785,7 +896,11 @@ export function validatePod(pod: JsonObject): StatusCause[] {
 export const podUpdateForbiddenMsg =
   'pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)';
 
-function validateContainerImageUpdates(newList: unknown[], oldList: unknown[], path: string): { causes: StatusCause[]; stop: boolean } {
+function validateContainerImageUpdates(
+  newList: unknown[],
+  oldList: unknown[],
+  path: string,
+): { causes: StatusCause[]; stop: boolean } {
   if (newList.length !== oldList.length) {
     return { causes: [forbiddenField(path, 'pod updates may not add or remove containers')], stop: true };
   }
@@ -793,7 +908,8 @@ function validateContainerImageUpdates(newList: unknown[], oldList: unknown[], p
   newList.forEach((c, i) => {
     const image = asString(asObject(c)?.['image']);
     if (image === '') causes.push(required(`${path}[${i}].image`));
-    if (image.trim() !== image) causes.push(invalidValue(`${path}[${i}].image`, image, 'must not have leading or trailing whitespace'));
+    if (image.trim() !== image)
+      causes.push(invalidValue(`${path}[${i}].image`, image, 'must not have leading or trailing whitespace'));
   });
   return { causes, stop: false };
 }
@@ -823,11 +939,19 @@ export function validatePodUpdate(pod: JsonObject, old: JsonObject): StatusCause
     }
     const o = asNumber(oldAds);
     if (o !== undefined && o < n) {
-      causes.push(invalidValue('spec.activeDeadlineSeconds', n, 'must be less than or equal to previous value'));
+      causes.push(
+        invalidValue('spec.activeDeadlineSeconds', n, 'must be less than or equal to previous value'),
+      );
       return causes;
     }
   } else if (oldAds != null) {
-    causes.push(invalidValue('spec.activeDeadlineSeconds', null, 'must not update from a positive integer to nil value'));
+    causes.push(
+      invalidValue(
+        'spec.activeDeadlineSeconds',
+        null,
+        'must not update from a positive integer to nil value',
+      ),
+    );
   }
 
   // Tolerations: each old one must still be there (tolerationSeconds may differ).
@@ -841,7 +965,12 @@ export function validatePodUpdate(pod: JsonObject, old: JsonObject): StatusCause
       return jsonEqual(a, b);
     });
     if (!found) {
-      causes.push(forbiddenField('spec.tolerations', 'existing toleration can not be modified except its tolerationSeconds'));
+      causes.push(
+        forbiddenField(
+          'spec.tolerations',
+          'existing toleration can not be modified except its tolerationSeconds',
+        ),
+      );
       break;
     }
   }

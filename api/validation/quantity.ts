@@ -36,7 +36,18 @@ export const errQuantityNumeric = 'unable to parse numeric part of quantity';
 export const errQuantitySuffix = "unable to parse quantity's suffix";
 
 const binarySuffixes: Record<string, number> = { Ki: 10, Mi: 20, Gi: 30, Ti: 40, Pi: 50, Ei: 60 };
-const decimalSuffixes: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const decimalSuffixes: Record<string, number> = {
+  n: -9,
+  u: -6,
+  m: -3,
+  '': 0,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
+};
 
 const big10 = 10n;
 function pow10(e: number): bigint {
@@ -155,7 +166,18 @@ export function toValue(input: unknown): number | undefined {
   return r.ok ? r.quantity.value : undefined;
 }
 
-const decimalBySuffixExp: Record<number, string> = { [-9]: 'n', [-6]: 'u', [-3]: 'm', 0: '', 3: 'k', 6: 'M', 9: 'G', 12: 'T', 15: 'P', 18: 'E' };
+const decimalBySuffixExp: Record<number, string> = {
+  [-9]: 'n',
+  [-6]: 'u',
+  [-3]: 'm',
+  0: '',
+  3: 'k',
+  6: 'M',
+  9: 'G',
+  12: 'T',
+  15: 'P',
+  18: 'E',
+};
 const binaryByExp = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
 
 function canonicalString(num: bigint, den: bigint, requested: QuantityFormat): string {

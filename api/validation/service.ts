@@ -6,7 +6,15 @@
  */
 
 import type { StatusCause } from '../status.js';
-import { duplicate, forbiddenField, goQuote, goSyntax, invalidValue, notSupported, required } from '../status.js';
+import {
+  duplicate,
+  forbiddenField,
+  goQuote,
+  goSyntax,
+  invalidValue,
+  notSupported,
+  required,
+} from '../status.js';
 import { asArray, asNumber, asObject, asString, type JsonObject } from './json-access.js';
 import { isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidIP, isValidPortNum } from './names.js';
 import { validateLabels } from './object-meta.js';
@@ -47,19 +55,34 @@ export function validateService(svc: JsonObject): StatusCause[] {
     case 'LoadBalancer':
       ports.forEach((p, i) => {
         if (asObject(p)?.['port'] === kubeletPort) {
-          causes.push(invalidValue(`spec.ports[${i}]`, kubeletPort, `may not expose port ${kubeletPort} externally since it is used by kubelet`));
+          causes.push(
+            invalidValue(
+              `spec.ports[${i}]`,
+              kubeletPort,
+              `may not expose port ${kubeletPort} externally since it is used by kubelet`,
+            ),
+          );
         }
       });
-      if (headless) causes.push(invalidValue('spec.clusterIPs[0]', ips[0], "may not be set to 'None' for LoadBalancer services"));
+      if (headless)
+        causes.push(
+          invalidValue('spec.clusterIPs[0]', ips[0], "may not be set to 'None' for LoadBalancer services"),
+        );
       break;
     case 'NodePort':
-      if (headless) causes.push(invalidValue('spec.clusterIPs[0]', ips[0], "may not be set to 'None' for NodePort services"));
+      if (headless)
+        causes.push(
+          invalidValue('spec.clusterIPs[0]', ips[0], "may not be set to 'None' for NodePort services"),
+        );
       break;
     case 'ExternalName': {
-      if (ips.length > 0) causes.push(forbiddenField('spec.clusterIPs', 'may not be set for ExternalName services'));
+      if (ips.length > 0)
+        causes.push(forbiddenField('spec.clusterIPs', 'may not be set for ExternalName services'));
       const cname = asString(spec['externalName']).replace(/\.$/, '');
       if (cname === '') causes.push(required('spec.externalName'));
-      else for (const msg of isDNS1123Subdomain(cname)) causes.push(invalidValue('spec.externalName', cname, msg));
+      else
+        for (const msg of isDNS1123Subdomain(cname))
+          causes.push(invalidValue('spec.externalName', cname, msg));
       break;
     }
     default:
@@ -72,7 +95,13 @@ export function validateService(svc: JsonObject): StatusCause[] {
     });
     const clusterIP = asString(spec['clusterIP']);
     if (clusterIP !== '' && ips[0] !== clusterIP) {
-      causes.push(invalidValue('spec.clusterIPs', goSyntax(`[]string{${ips.map(goQuote).join(', ')}}`), 'first value must match `clusterIP`'));
+      causes.push(
+        invalidValue(
+          'spec.clusterIPs',
+          goSyntax(`[]string{${ips.map(goQuote).join(', ')}}`),
+          'first value must match `clusterIP`',
+        ),
+      );
     }
   }
 
@@ -94,7 +123,8 @@ export function validateService(svc: JsonObject): StatusCause[] {
     causes.push(...validatePortNumOrName(sp['targetPort'], `${ip}.targetPort`));
     const appProtocol = sp['appProtocol'];
     if (typeof appProtocol === 'string') {
-      for (const msg of isQualifiedName(appProtocol)) causes.push(invalidValue(`${ip}.appProtocol`, appProtocol, msg));
+      for (const msg of isQualifiedName(appProtocol))
+        causes.push(invalidValue(`${ip}.appProtocol`, appProtocol, msg));
     }
   });
 
@@ -102,7 +132,8 @@ export function validateService(svc: JsonObject): StatusCause[] {
 
   const affinity = asString(spec['sessionAffinity']);
   if (affinity === '') causes.push(required('spec.sessionAffinity'));
-  else if (!sessionAffinities.includes(affinity)) causes.push(notSupported('spec.sessionAffinity', affinity, sessionAffinities));
+  else if (!sessionAffinities.includes(affinity))
+    causes.push(notSupported('spec.sessionAffinity', affinity, sessionAffinities));
 
   if (type === '') causes.push(required('spec.type'));
   else if (!serviceTypes.includes(type)) causes.push(notSupported('spec.type', type, serviceTypes));
@@ -110,7 +141,10 @@ export function validateService(svc: JsonObject): StatusCause[] {
   if (type === 'ClusterIP') {
     ports.forEach((p, i) => {
       const np = asNumber(asObject(p)?.['nodePort']) ?? 0;
-      if (np !== 0) causes.push(forbiddenField(`spec.ports[${i}].nodePort`, "may not be used when `type` is 'ClusterIP'"));
+      if (np !== 0)
+        causes.push(
+          forbiddenField(`spec.ports[${i}].nodePort`, "may not be used when `type` is 'ClusterIP'"),
+        );
     });
   }
   const nodePorts = new Set<string>();
@@ -139,11 +173,18 @@ export function validateServiceUpdate(svc: JsonObject, old: JsonObject): StatusC
   const causes = validateService(svc);
   const spec = asObject(svc['spec']) ?? {};
   const oldSpec = asObject(old['spec']) ?? {};
-  if (asString(spec['type']) === 'ExternalName' || asString(oldSpec['type']) === 'ExternalName') return causes;
+  if (asString(spec['type']) === 'ExternalName' || asString(oldSpec['type']) === 'ExternalName')
+    return causes;
   const ips = clusterIPsOf(spec);
   const oldIPs = clusterIPsOf(oldSpec);
   if (ips.length > 0 && oldIPs.length > 0 && ips[0] !== oldIPs[0]) {
-    causes.push(invalidValue('spec.clusterIPs[0]', goSyntax(`[]string{${ips.map(goQuote).join(', ')}}`), 'may not change once set'));
+    causes.push(
+      invalidValue(
+        'spec.clusterIPs[0]',
+        goSyntax(`[]string{${ips.map(goQuote).join(', ')}}`),
+        'may not change once set',
+      ),
+    );
   }
   return causes;
 }

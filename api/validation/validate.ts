@@ -53,7 +53,11 @@ const rules: Readonly<Record<string, KindRules>> = {
     update: (obj, old) => [...validatePod(obj), ...validatePodUpdate(obj, old)],
   },
   '/PodTemplate': { meta: namespaced(), create: (o) => validatePodTemplateSpec(o['template'], 'template') },
-  '/Service': { meta: namespaced(nameIsDNS1035Label), create: validateService, update: validateServiceUpdate },
+  '/Service': {
+    meta: namespaced(nameIsDNS1035Label),
+    create: validateService,
+    update: validateServiceUpdate,
+  },
   '/ConfigMap': { meta: namespaced(), create: validateConfigMap, update: validateConfigMapUpdate },
   '/Secret': { meta: namespaced(), create: validateSecret, update: validateSecretUpdate },
   '/Namespace': { meta: clusterScoped(nameIsDNSLabel), create: validateNamespace, update: () => [] },
@@ -86,7 +90,10 @@ function rulesFor(obj: JsonObject): KindRules | undefined {
 
 function fallbackMeta(obj: JsonObject): MetaRules {
   // An unknown kind: judge scope by whether a namespace was set.
-  return { namespaced: asString(asObject(obj['metadata'])?.['namespace']) !== '', nameFn: nameIsDNSSubdomain };
+  return {
+    namespaced: asString(asObject(obj['metadata'])?.['namespace']) !== '',
+    nameFn: nameIsDNSSubdomain,
+  };
 }
 
 /** Validates a new object. */

@@ -7,13 +7,34 @@
 
 import { labelSelectorFromObject } from '../selectors/label-selector.js';
 import type { StatusCause } from '../status.js';
-import { forbiddenField, invalidValue, notSupported, required } from '../status.js';
+import {
+  forbiddenField,
+  goQuote,
+  goSyntax,
+  invalidValue,
+  notSupported,
+  required,
+  type GoSyntax,
+} from '../status.js';
 import { jobLabels } from '../defaults/workloads.js';
 import { goIntOrString, goJson, goLabelSelector, goStringMap } from './go-values.js';
 import { asArray, asNumber, asObject, asString, jsonEqual, type JsonObject } from './json-access.js';
 import { isValidPercent } from './names.js';
-import { emptySelectorError, fieldImmutableErrorMsg, validateLabelSelector, validateNonnegative } from './object-meta.js';
+import {
+  emptySelectorError,
+  fieldImmutableErrorMsg,
+  validateLabelSelector,
+  validateNonnegative,
+} from './object-meta.js';
 import { validatePodTemplateSpec } from './pod.js';
+
+// %#v of the internal strategy struct; a set rollingUpdate pointer prints as an address in Go.
+function goStrategy(type: string, ruType: string, strategy: JsonObject): GoSyntax {
+  const ru = strategy['rollingUpdate'] == null ? 'nil' : '0xc000000000';
+  return goSyntax(
+    `apps.${type}{Type:${goQuote(asString(strategy['type']))}, RollingUpdate:(*apps.${ruType})(${ru})}`,
+  );
+}
 
 const selectorMismatchMsg = '`selector` does not match template `labels`';
 
@@ -57,12 +78,15 @@ function validateReplicaSetLike(spec: JsonObject, what: string): StatusCause[] {
     causes.push(...emptySelectorError(selector, 'spec.selector', what));
   }
   const sel = labelSelectorFromObject(asObject(selector) ?? null);
-  if (!sel.ok) causes.push(invalidValue('spec.selector', goLabelSelector(selector), 'invalid label selector'));
+  if (!sel.ok)
+    causes.push(invalidValue('spec.selector', goLabelSelector(selector), 'invalid label selector'));
   else {
     if (asObject(spec['template']) === undefined) causes.push(required('spec.template'));
     if (!sel.selector.isEverything() && !sel.selector.isNothing()) {
       const labels = templateLabels(spec);
-      const asLabels = Object.fromEntries(Object.entries(asObject(labels) ?? {}).map(([k, v]) => [k, asString(v)]));
+      const asLabels = Object.fromEntries(
+        Object.entries(asObject(labels) ?? {}).map(([k, v]) => [k, asString(v)]),
+      );
       if (!sel.selector.matches(asLabels)) {
         causes.push(invalidValue('spec.template.metadata.labels', goStringMap(labels), selectorMismatchMsg));
       }
@@ -71,7 +95,12 @@ function validateReplicaSetLike(spec: JsonObject, what: string): StatusCause[] {
     const rp = restartPolicyOf(spec);
     if (rp !== 'Always') causes.push(notSupported('spec.template.spec.restartPolicy', rp, ['Always']));
     if (asObject(asObject(spec['template'])?.['spec'])?.['activeDeadlineSeconds'] != null) {
-      causes.push(forbiddenField('spec.template.spec.activeDeadlineSeconds', 'activeDeadlineSeconds in ReplicaSet is not Supported'));
+      causes.push(
+        forbiddenField(
+          'spec.template.spec.activeDeadlineSeconds',
+          'activeDeadlineSeconds in ReplicaSet is not Supported',
+        ),
+      );
     }
   }
   return causes;
@@ -85,22 +114,39 @@ export function validateDeployment(d: JsonObject): StatusCause[] {
   const type = asString(strategy['type']);
   if (type === 'Recreate') {
     if (strategy['rollingUpdate'] != null) {
-      causes.push(forbiddenField('spec.strategy.rollingUpdate', "may not be specified when strategy `type` is 'Recreate'"));
+      causes.push(
+        forbiddenField(
+          'spec.strategy.rollingUpdate',
+          "may not be specified when strategy `type` is 'Recreate'",
+        ),
+      );
     }
   } else if (type === 'RollingUpdate') {
     const ru = asObject(strategy['rollingUpdate']);
-    if (ru === undefined) causes.push(required('spec.strategy.rollingUpdate', 'this should be defaulted and never be nil'));
+    if (ru === undefined)
+      causes.push(required('spec.strategy.rollingUpdate', 'this should be defaulted and never be nil'));
     else {
       const p = 'spec.strategy.rollingUpdate';
       causes.push(...validatePositiveIntOrPercent(ru['maxUnavailable'], `${p}.maxUnavailable`));
       causes.push(...validatePositiveIntOrPercent(ru['maxSurge'], `${p}.maxSurge`));
       if (intOrPercentValue(ru['maxUnavailable']) === 0 && intOrPercentValue(ru['maxSurge']) === 0) {
-        causes.push(invalidValue(`${p}.maxUnavailable`, goIntOrString(ru['maxUnavailable']), 'may not be 0 when `maxSurge` is 0'));
+        causes.push(
+          invalidValue(
+            `${p}.maxUnavailable`,
+            goIntOrString(ru['maxUnavailable']),
+            'may not be 0 when `maxSurge` is 0',
+          ),
+        );
       }
       causes.push(...notMoreThan100Percent(ru['maxUnavailable'], `${p}.maxUnavailable`));
     }
   } else {
-    causes.push(notSupported('spec.strategy', goJson(strategy), ['Recreate', 'RollingUpdate']));
+    causes.push(
+      notSupported('spec.strategy', goStrategy('DeploymentStrategy', 'RollingUpdateDeployment', strategy), [
+        'Recreate',
+        'RollingUpdate',
+      ]),
+    );
   }
   causes.push(...validateNonnegative(spec['minReadySeconds'], 'spec.minReadySeconds'));
   causes.push(...validateNonnegative(spec['revisionHistoryLimit'], 'spec.revisionHistoryLimit'));
@@ -131,7 +177,9 @@ export function validateDaemonSet(ds: JsonObject): StatusCause[] {
   causes.push(...validateLabelSelector(selector, 'spec.selector'));
   const sel = labelSelectorFromObject(asObject(selector) ?? null);
   const labels = templateLabels(spec);
-  const asLabels = Object.fromEntries(Object.entries(asObject(labels) ?? {}).map(([k, v]) => [k, asString(v)]));
+  const asLabels = Object.fromEntries(
+    Object.entries(asObject(labels) ?? {}).map(([k, v]) => [k, asString(v)]),
+  );
   if (sel.ok && !sel.selector.isNothing() && !sel.selector.matches(asLabels)) {
     causes.push(invalidValue('spec.template.metadata.labels', goStringMap(labels), selectorMismatchMsg));
   }
@@ -141,7 +189,13 @@ export function validateDaemonSet(ds: JsonObject): StatusCause[] {
   if (rp !== 'Always') causes.push(notSupported('spec.template.spec.restartPolicy', rp, ['Always']));
   const ads = asObject(asObject(spec['template'])?.['spec'])?.['activeDeadlineSeconds'];
   if (ads != null) {
-    causes.push(invalidValue('spec.template.spec.activeDeadlineSeconds', ads, 'activeDeadlineSeconds must be nil for daemon sets'));
+    causes.push(
+      invalidValue(
+        'spec.template.spec.activeDeadlineSeconds',
+        ads,
+        'activeDeadlineSeconds must be nil for daemon sets',
+      ),
+    );
   }
   causes.push(...validateNonnegative(spec['minReadySeconds'], 'spec.minReadySeconds'));
   causes.push(...validateNonnegative(spec['templateGeneration'], 'spec.templateGeneration'));
@@ -163,13 +217,25 @@ export function validateDaemonSet(ds: JsonObject): StatusCause[] {
         causes.push(...notMoreThan100Percent(ru['maxSurge'], `${p}.maxSurge`));
       }
       if (hasUnavailable && hasSurge) {
-        causes.push(invalidValue(`${p}.maxSurge`, goIntOrString(ru['maxSurge']), 'may not be set when maxUnavailable is non-zero'));
+        causes.push(
+          invalidValue(
+            `${p}.maxSurge`,
+            goIntOrString(ru['maxSurge']),
+            'may not be set when maxUnavailable is non-zero',
+          ),
+        );
       } else if (!hasUnavailable && !hasSurge) {
         causes.push(required(`${p}.maxUnavailable`, 'cannot be 0 when maxSurge is 0'));
       }
     }
   } else if (type !== 'OnDelete') {
-    causes.push(notSupported('spec.updateStrategy', goJson(strategy), ['RollingUpdate', 'OnDelete']));
+    causes.push(
+      notSupported(
+        'spec.updateStrategy',
+        goStrategy('DaemonSetUpdateStrategy', 'RollingUpdateDaemonSet', strategy),
+        ['RollingUpdate', 'OnDelete'],
+      ),
+    );
   }
   causes.push(...validateNonnegative(spec['revisionHistoryLimit'], 'spec.revisionHistoryLimit'));
   return causes;
@@ -209,14 +275,18 @@ function validateGeneratedSelector(spec: JsonObject, meta: JsonObject): StatusCa
   const hasLabel = (key: string, expected: string): void => {
     const path = `spec.template.metadata.labels[${key}]`;
     if (!Object.hasOwn(labels, key)) causes.push(required(path, expected));
-    else if (labels[key] !== expected) causes.push(invalidValue(path, goStringMap(labels), `must be '${expected}'`));
+    else if (labels[key] !== expected)
+      causes.push(invalidValue(path, goStringMap(labels), `must be '${expected}'`));
   };
   hasLabel(jobLabels.legacyControllerUid, uid);
   hasLabel(jobLabels.legacyJobName, name);
   hasLabel(jobLabels.controllerUid, uid);
   hasLabel(jobLabels.jobName, name);
   const expected = { matchLabels: { [jobLabels.controllerUid]: uid } };
-  const actual = { matchLabels: asObject(selector['matchLabels']) ?? {}, matchExpressions: asArray(selector['matchExpressions']) };
+  const actual = {
+    matchLabels: asObject(selector['matchLabels']) ?? {},
+    matchExpressions: asArray(selector['matchExpressions']),
+  };
   if (!jsonEqual(actual.matchLabels, expected.matchLabels) || actual.matchExpressions.length > 0) {
     causes.push(invalidValue('spec.selector', goLabelSelector(selector), '`selector` not auto-generated'));
   }
@@ -225,18 +295,32 @@ function validateGeneratedSelector(spec: JsonObject, meta: JsonObject): StatusCa
 
 function validateJobSpec(spec: JsonObject): StatusCause[] {
   const causes: StatusCause[] = [];
-  for (const f of ['parallelism', 'completions', 'activeDeadlineSeconds', 'backoffLimit', 'ttlSecondsAfterFinished']) {
+  for (const f of [
+    'parallelism',
+    'completions',
+    'activeDeadlineSeconds',
+    'backoffLimit',
+    'ttlSecondsAfterFinished',
+  ]) {
     causes.push(...validateNonnegative(spec[f], `spec.${f}`));
   }
   const mode = spec['completionMode'];
   if (mode != null) {
     const m = asString(mode);
-    if (m !== 'NonIndexed' && m !== 'Indexed') causes.push(notSupported('spec.completionMode', m, ['NonIndexed', 'Indexed']));
+    if (m !== 'NonIndexed' && m !== 'Indexed')
+      causes.push(notSupported('spec.completionMode', m, ['NonIndexed', 'Indexed']));
     if (m === 'Indexed') {
-      if (spec['completions'] == null) causes.push(required('spec.completions', 'when completion mode is Indexed'));
+      if (spec['completions'] == null)
+        causes.push(required('spec.completions', 'when completion mode is Indexed'));
       const par = asNumber(spec['parallelism']);
       if (par !== undefined && par > 100000) {
-        causes.push(invalidValue('spec.parallelism', par, 'must be less than or equal to 100000 when completion mode is Indexed'));
+        causes.push(
+          invalidValue(
+            'spec.parallelism',
+            par,
+            'must be less than or equal to 100000 when completion mode is Indexed',
+          ),
+        );
       }
     }
   }
@@ -247,7 +331,9 @@ function validateJobSpec(spec: JsonObject): StatusCause[] {
   if (sel.ok && !sel.selector.isNothing()) {
     if (sel.selector.isEverything()) causes.push(required('spec.selector'));
     const labels = templateLabels(spec);
-    const asLabels = Object.fromEntries(Object.entries(asObject(labels) ?? {}).map(([k, v]) => [k, asString(v)]));
+    const asLabels = Object.fromEntries(
+      Object.entries(asObject(labels) ?? {}).map(([k, v]) => [k, asString(v)]),
+    );
     if (!sel.selector.matches(asLabels)) {
       causes.push(invalidValue('spec.template.metadata.labels', goStringMap(labels), selectorMismatchMsg));
     }
@@ -268,7 +354,8 @@ export function validateJobUpdate(job: JsonObject, old: JsonObject): StatusCause
   const oldSpec = asObject(old['spec']) ?? {};
   const causes = validateJobSpec(spec);
   const immutable = (field: string, shown: unknown): void => {
-    if (!jsonEqual(spec[field] ?? null, oldSpec[field] ?? null)) causes.push(invalidValue(`spec.${field}`, shown, fieldImmutableErrorMsg));
+    if (!jsonEqual(spec[field] ?? null, oldSpec[field] ?? null))
+      causes.push(invalidValue(`spec.${field}`, shown, fieldImmutableErrorMsg));
   };
   if (asString(spec['completionMode']) !== 'Indexed') immutable('completions', spec['completions'] ?? null);
   causes.push(...validateSelectorImmutable(job, old));

@@ -271,6 +271,22 @@ describe('loadOrCreateServerSecrets', () => {
     );
   });
 
+  it('creates a new CA when pki/ is removed, keeping the tokens and updating the node token hash', async () => {
+    const first = await loadOrCreateServerSecrets(options);
+    await rm(join(dataDir, 'pki'), { recursive: true });
+    const second = await loadOrCreateServerSecrets(options);
+    assert.notEqual(second.caCertPem, first.caCertPem);
+    assert.equal(second.adminToken, first.adminToken);
+    assert.equal(second.nodeToken.split('::')[1], first.nodeToken.split('::')[1]);
+    assert.equal(
+      second.nodeToken,
+      `K10${caCertHash(second.caCertPem)}::${second.nodeToken.split('::')[1] ?? ''}`,
+    );
+    const kc = new KubeConfig();
+    kc.loadFromFile(second.kubeconfigPath);
+    assert.equal(kc.getCurrentCluster()?.caData, Buffer.from(second.caCertPem).toString('base64'));
+  });
+
   it('refuses an unreadable admin or node token rather than silently replacing it', async () => {
     await loadOrCreateServerSecrets(options);
     await writeFile(join(dataDir, 'admin-token'), '\n');

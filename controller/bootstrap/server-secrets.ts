@@ -13,7 +13,7 @@
  *     node-token      0600       K10<sha256 of CA>::server:<secret>, what agents join with
  *     kubeconfig.yaml 0600       rewritten only when its content would change
  *
- * Every file is written atomically (lib: atomic-write.ts), so a crash leaves old or new, never half.
+ * Every file is written atomically (atomic-write.ts), so a crash leaves old or new, never half.
  * Problems the operator must settle (a CA file missing, an unreadable token, a data dir that is a
  * file or cannot be written) are `CONFIG_INVALID` errors naming the path and the fix.
  */

@@ -119,7 +119,7 @@ export class EtcdStore implements Store {
   readonly #compactTimeoutMs: number;
   readonly #maxValueBytes: number;
   readonly #watches = new Set<EtcdWatch>();
-  /** Highest etcd compaction point known to have happened (0: none known). */
+  /** Highest compaction point (a store revision) known to have happened; 0: none known. */
   #compacted = 0;
   #closed = false;
 
@@ -127,6 +127,10 @@ export class EtcdStore implements Store {
   constructor(opts: EtcdStoreOptions) {
     if (opts.endpoints.length === 0) {
       throw new BerthError(errorCodes.CONFIG_INVALID, 'etcd store: no endpoints given');
+    }
+    // etcd3 picks TLS from `credentials` alone and strips the scheme; catch the mismatch here.
+    if (opts.tls === undefined && opts.endpoints.some((e) => e.startsWith('https://'))) {
+      throw new BerthError(errorCodes.CONFIG_INVALID, 'etcd store: https:// endpoints need the tls option');
     }
     this.prefix = opts.prefix ?? '';
     this.#codec = new EtcdKeyCodec(this.prefix);

@@ -25,10 +25,12 @@ export interface StartEtcdOptions {
   readonly timeoutMs?: number;
   /** More etcd flags, e.g. `['--auto-compaction-retention', '1']`. */
   readonly extraArgs?: readonly string[];
+  /** Serve clients over TLS and require client certificates signed by `caFile` (PEM file paths). */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile: string };
 }
 
 export interface EtcdHandle {
-  /** `http://127.0.0.1:PORT`, the client URL. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`), the client URL. */
   readonly endpoint: string;
   readonly clientPort: number;
   readonly dataDir: string;
@@ -129,8 +131,10 @@ async function startOnce(binary: string, opts: StartEtcdOptions): Promise<EtcdHa
   if (clientPort === undefined || peerPort === undefined || metricsPort === undefined) {
     throw new Error('startEtcd: could not allocate ports');
   }
-  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const endpoint = `${opts.tls === undefined ? 'http' : 'https'}://127.0.0.1:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
+  // The metrics listener also serves /health, over plain HTTP even when clients need TLS.
+  const metricsUrl = `http://127.0.0.1:${metricsPort}`;
   const args = [
     '--name',
     name,
@@ -149,7 +153,7 @@ async function startOnce(binary: string, opts: StartEtcdOptions): Promise<EtcdHa
     '--initial-cluster-state',
     'new',
     '--listen-metrics-urls',
-    `http://127.0.0.1:${metricsPort}`,
+    metricsUrl,
     '--heartbeat-interval',
     '10',
     '--election-timeout',
@@ -158,6 +162,17 @@ async function startOnce(binary: string, opts: StartEtcdOptions): Promise<EtcdHa
     'zap',
     '--log-level',
     'warn',
+    ...(opts.tls === undefined
+      ? []
+      : [
+          '--cert-file',
+          opts.tls.certFile,
+          '--key-file',
+          opts.tls.keyFile,
+          '--trusted-ca-file',
+          opts.tls.caFile,
+          '--client-cert-auth',
+        ]),
     ...(opts.extraArgs ?? []),
   ];
 
@@ -207,7 +222,7 @@ async function startOnce(binary: string, opts: StartEtcdOptions): Promise<EtcdHa
 
   try {
     await Promise.race([
-      waitHealthy(endpoint, opts.timeoutMs ?? 15_000, () => hasExited, logPath),
+      waitHealthy(metricsUrl, opts.timeoutMs ?? 15_000, () => hasExited, logPath),
       spawnError,
     ]);
   } catch (err) {
@@ -254,7 +269,7 @@ function startWatchdog(pid: number, tempDir: string): ChildProcess | undefined {
 }
 
 async function waitHealthy(
-  endpoint: string,
+  baseUrl: string,
   timeoutMs: number,
   hasExited: () => boolean,
   logPath: string,
@@ -264,7 +279,7 @@ async function waitHealthy(
   while (Date.now() < deadline) {
     if (hasExited()) throw new Error(`etcd exited during startup (log ${logPath})`);
     try {
-      const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(1000) });
       const body = await res.text();
       if (res.ok && (JSON.parse(body) as { health?: unknown }).health === 'true') return;
       last = `HTTP ${res.status}: ${body}`;
@@ -273,7 +288,7 @@ async function waitHealthy(
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${endpoint}/health (last: ${last})`);
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${baseUrl}/health (last: ${last})`);
 }
 
 function readTail(path: string): string {
