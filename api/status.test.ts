@@ -122,6 +122,7 @@ describe('status builders', () => {
 
   it('invalid with no causes says just "is invalid"', () => {
     assert.equal(invalid({ group: '', kind: 'Pod' }, 'p', []).message, 'Pod "p" is invalid');
+    assert.equal(invalid({ group: '', kind: 'Pod' }, 'p', []).details?.causes, undefined);
     assert.equal(aggregateCauses([]), '');
   });
 

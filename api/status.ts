@@ -163,7 +163,8 @@ export function invalid(gk: GroupKind, name: string, causes: readonly StatusCaus
   const head = `${groupKindString(gk)} ${goQuote(name)} is invalid`;
   const aggregate = aggregateCauses(causes);
   const details = resourceDetails(gk.group, gk.kind, name);
-  details.causes = causes.map((c) => ({ ...c }));
+  // omitempty: Kubernetes sends no causes list when there are none.
+  if (causes.length > 0) details.causes = causes.map((c) => ({ ...c }));
   return failure(422, 'Invalid', aggregate === '' ? head : `${head}: ${aggregate}`, details);
 }
 

@@ -71,11 +71,11 @@ spec:
       containers: [{name: api, image: "busybox:1.36"}]
 `) as k8s.KubernetesObject[];
     for (const doc of docs) await client.create(doc);
-    const cm = (await client.read({
+    const cm = await client.read<k8s.V1ConfigMap>({
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'app-settings', namespace: 'default' },
-    })) as k8s.V1ConfigMap;
+    });
     assert.equal(cm.data?.['color'], 'blue');
     assert.ok(cm.metadata?.uid);
     await client.patch({
@@ -84,17 +84,17 @@ spec:
       metadata: { name: 'app-settings', namespace: 'default' },
       data: { size: 'L' },
     } as k8s.KubernetesObject);
-    const patched = (await client.read({
+    const patched = await client.read<k8s.V1ConfigMap>({
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: { name: 'app-settings', namespace: 'default' },
-    })) as k8s.V1ConfigMap;
+    });
     assert.deepEqual(patched.data, { color: 'blue', size: 'L' });
-    const dep = (await client.read({
+    const dep = await client.read<k8s.V1Deployment>({
       apiVersion: 'apps/v1',
       kind: 'Deployment',
       metadata: { name: 'api', namespace: 'default' },
-    })) as k8s.V1Deployment;
+    });
     assert.equal(dep.spec?.template.spec?.containers[0]?.image, 'busybox:1.36');
     for (const doc of docs) await client.delete(doc);
     await assert.rejects(

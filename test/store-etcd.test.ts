@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { BerthError, CompactedError, errorCodes, errorMessage, type ErrorCode } from '../lib/errors.js';
@@ -223,13 +223,13 @@ if (skip !== undefined) {
 
   void describe('EtcdStore when etcd goes away', () => {
     void it('fails an open watch and calls with STORE_UNAVAILABLE, and recovers when etcd returns', async () => {
-      const first = await startEtcd({ name: 'berth-outage' });
+      const dataDir = join(mkdtempSync(join(tmpdir(), 'berth-etcd-outage-')), 'data');
+      const first = await startEtcd({ name: 'berth-outage', dataDir });
       let second: EtcdHandle | undefined;
       const store = await openEtcdStore({ endpoints: [first.endpoint], logger: silentLogger() });
       try {
-        const from = (await store.currentRevision()) + 1;
-        const w = store.watch('/', from);
-        ok(await store.create('/a', enc('1')));
+        const w = store.watch('/', (await store.currentRevision()) + 1);
+        const a = ok(await store.create('/a', enc('1')));
         assert.equal((await take(w, 1)).length, 1);
         await first.stop();
         const err = await watchError(w, 10_000);
@@ -239,23 +239,32 @@ if (skip !== undefined) {
         );
         await rejectsCode(store.get('/a'), errorCodes.STORE_UNAVAILABLE);
 
-        // Same data and endpoint: the store reconnects (after etcd3's circuit breaker half-opens).
-        second = await startEtcd({ name: 'berth-outage', clientPort: first.clientPort });
+        // Same data and endpoint: the same store reconnects (once etcd3's circuit breaker half-opens,
+        // 5 s after it opened) and a watch resumed from the last revision seen loses nothing.
+        second = await startEtcd({ name: 'berth-outage', dataDir, clientPort: first.clientPort });
         const deadline = Date.now() + 20_000;
         for (;;) {
           try {
-            assert.equal(await store.count('/'), 0, 'a fresh data dir has no keys');
+            assert.equal(text((await store.get('/a'))?.value), '1');
             break;
           } catch (e) {
             if (Date.now() > deadline) throw e;
             await new Promise((resolve) => setTimeout(resolve, 200));
           }
         }
-        ok(await store.create('/b', enc('2')));
+        const resumed = store.watch('/', a.modRevision + 1);
+        try {
+          const b = ok(await store.create('/b', enc('2')));
+          assert.equal(b.modRevision, a.modRevision + 1);
+          assert.deepEqual((await take(resumed, 1)).map(line), ['PUT /b=2']);
+        } finally {
+          resumed.close();
+        }
       } finally {
         await store.close();
         await first.stop();
         await second?.stop();
+        rmSync(dirname(dataDir), { recursive: true, force: true });
       }
     });
 

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-explicit-any -- these tests read and mutate arbitrary API JSON */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -5,7 +6,7 @@ import { carryOverServiceAllocations } from './core.js';
 import { applyDefaults } from './defaults.js';
 import { imageTag } from './pod.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 function d(obj: Json, opts?: Parameters<typeof applyDefaults>[1]): Json {
   return applyDefaults(obj, opts);

@@ -94,7 +94,7 @@ describe('applyJsonMergePatch', () => {
     for (const bad of [[{ op: 'add' }], 'x', null, 3]) {
       const result = applyJsonMergePatch(deployment(), bad);
       assert.equal(result.ok, false);
-      assert.equal(!result.ok && result.reason, 'BadRequest');
+      assert.equal(result.reason, 'BadRequest');
     }
   });
 });

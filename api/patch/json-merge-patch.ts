@@ -4,7 +4,7 @@
  * and anything else — arrays included — replaces the target value wholesale.
  */
 
-import { isJsonObject, jsonClone, type JsonObject, type JsonValue } from './json-value.js';
+import { deleteKey, isJsonObject, jsonClone, type JsonObject, type JsonValue } from './json-value.js';
 import { patchFailure, patchOk, type PatchResult } from './result.js';
 
 /**
@@ -18,7 +18,7 @@ export function applyJsonMergePatch(original: JsonObject, patch: unknown): Patch
   return patchOk(mergeObject(jsonClone(original), patch));
 }
 
-/** The RFC 7386 MergePatch(target, patch) algorithm for any JSON value (exported for reuse in tests). */
+/** The RFC 7386 MergePatch(target, patch) algorithm for any JSON value; returns a new value. */
 export function mergePatchValue(target: JsonValue | undefined, patch: JsonValue): JsonValue {
   if (!isJsonObject(patch)) return jsonClone(patch);
   return mergeObject(isJsonObject(target) ? jsonClone(target) : {}, patch);
@@ -27,7 +27,7 @@ export function mergePatchValue(target: JsonValue | undefined, patch: JsonValue)
 function mergeObject(target: JsonObject, patch: JsonObject): JsonObject {
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) {
-      delete target[key];
+      deleteKey(target, key);
     } else if (isJsonObject(value)) {
       const current = target[key];
       target[key] = mergeObject(isJsonObject(current) ? current : {}, value);

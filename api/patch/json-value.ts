@@ -67,3 +67,17 @@ export function jsonKind(value: JsonValue | undefined): 'object' | 'array' | 'pr
   if (Array.isArray(value)) return 'array';
   return typeof value === 'object' ? 'object' : 'primitive';
 }
+
+/**
+ * Removes `key` from a JSON object in place. JSON objects are string-keyed records by nature, so
+ * deleting a computed key is the operation itself, not a Map in disguise.
+ */
+export function deleteKey(obj: JsonObject, key: string): void {
+  Reflect.deleteProperty(obj, key);
+}
+
+/** An object's `metadata` map (the live one, for in-place edits), or a fresh empty object when absent. */
+export function metadataOf(obj: JsonObject): JsonObject {
+  const m = obj['metadata'];
+  return isJsonObject(m) ? m : {};
+}

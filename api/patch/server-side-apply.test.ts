@@ -1,11 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  applyServerSide,
-  lastAppliedAnnotation,
-  parseApplyPatchBody,
-  updateManagedFields,
-} from './server-side-apply.js';
+import { applyServerSide, updateManagedFields } from './server-side-apply.js';
+import { lastAppliedAnnotation } from './last-applied.js';
 import type { ApplyOptions } from './server-side-apply.js';
 import type { JsonObject, JsonValue } from './json-value.js';
 import type { PatchFailure, PatchResult } from './result.js';
@@ -433,8 +429,12 @@ describe('applyServerSide: semantics and errors', () => {
       ),
     );
     assert.deepEqual(
-      (at(p2, 'spec', 'containers') as JsonObject[]).map((c) => `${String(c['name'])}${String(c['image'])}`),
-      ['a1', 'c1', 'b2'],
+      (at(p2, 'spec', 'containers') as JsonObject[]).map((c) => [c['name'], c['image']]),
+      [
+        ['a', '1'],
+        ['c', '1'],
+        ['b', '2'],
+      ],
     );
   });
 
@@ -516,6 +516,7 @@ describe('applyServerSide: semantics and errors', () => {
     (at(keyless, 'spec', 'template', 'spec') as JsonObject)['containers'] = [{ image: 'x' }];
     const cases: [unknown, ApplyOptions, RegExp][] = [
       [manifest(), { manager: '', now: t0 }, /fieldManager/],
+      [manifest(), { manager: 'm'.repeat(129), now: t0 }, /fieldManager/],
       [[manifest()], kubectl(), /single object/],
       [{ metadata: { name: 'x' } }, kubectl(), /apiVersion and kind/],
       [withMf, kubectl(), /managedFields must be nil/],
@@ -524,7 +525,7 @@ describe('applyServerSide: semantics and errors', () => {
     ];
     for (const [config, options, pattern] of cases) {
       const f = failed(applyServerSide(undefined, config, options));
-      assert.equal(f.reason, 'BadRequest');
+      assert.equal(f.reason, options.manager.length > 128 ? 'Invalid' : 'BadRequest');
       assert.match(f.message, pattern);
     }
   });
@@ -623,24 +624,5 @@ describe('updateManagedFields', () => {
       { manager: 'creator', now: t0, resetFields: [['status']] },
     );
     assert.deepEqual(fieldsOf(created, 'creator'), { 'f:spec': { 'f:nodeName': {} } });
-  });
-});
-
-describe('parseApplyPatchBody', () => {
-  it('parses YAML and JSON bodies', () => {
-    const yaml = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  k: "1"\n';
-    assert.deepEqual(parseApplyPatchBody(yaml), {
-      ok: true,
-      value: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { k: '1' } },
-    });
-    assert.deepEqual(parseApplyPatchBody(JSON.stringify(manifest())), { ok: true, value: manifest() });
-  });
-
-  it('rejects several documents, no document, invalid YAML and non-objects', () => {
-    for (const body of ['a: 1\n---\nb: 2\n', '', 'a: [1,\n', '- 1\n- 2\n', 'just a string']) {
-      const result = parseApplyPatchBody(body);
-      assert.equal(result.ok, false, JSON.stringify(body));
-      assert.equal(!result.ok && result.reason, 'BadRequest');
-    }
   });
 });

@@ -13,9 +13,16 @@
  * the caller. Nothing here does I/O.
  */
 
-import { parseAllDocuments } from 'yaml';
 import { schemaForKind } from './patch-meta.js';
-import { canonicalJson, isJsonObject, jsonClone, type JsonObject, type JsonValue } from './json-value.js';
+import {
+  deleteKey,
+  isJsonObject,
+  jsonClone,
+  metadataOf,
+  type JsonObject,
+  type JsonValue,
+} from './json-value.js';
+import { allowedByLastApplied, kubectlApplyManager, syncLastApplied } from './last-applied.js';
 import {
   differenceFieldSets,
   emptyFieldSet,
@@ -46,10 +53,7 @@ import {
   toFieldSet,
   type NodeType,
 } from './typed-value.js';
-import { abortPatch, patchFailure, patchOk, runPatch, type PatchResult } from './result.js';
-
-/** The annotation client-side apply keeps its last applied configuration in. */
-export const lastAppliedAnnotation = 'kubectl.kubernetes.io/last-applied-configuration';
+import { abortPatch, patchFailure, runPatch, type PatchResult } from './result.js';
 
 /** Who owns an object before its first apply when it has no managed fields (Kubernetes' name). */
 export const beforeFirstApplyManager = 'before-first-apply';
@@ -111,6 +115,9 @@ export function applyServerSide(
       'PATCH requests with an apply patch (application/apply-patch+yaml) must have a fieldManager',
     );
   }
+  if (options.manager.length > 128) {
+    return patchFailure('Invalid', 'fieldManager: Invalid value: must be at most 128 characters');
+  }
   if (!isJsonObject(config)) return patchFailure('BadRequest', 'apply patch must be a single object');
   const { apiVersion, kind, metadata } = config;
   if (typeof apiVersion !== 'string' || apiVersion === '' || typeof kind !== 'string' || kind === '') {
@@ -142,7 +149,7 @@ function apply(live: JsonObject | undefined, config: JsonObject, ctx: ApplyConte
   const managers =
     live === undefined
       ? new Map<string, ManagerEntry>()
-      : (decodeManagedFields(metadataOf(live)['managedFields']) ?? new Map());
+      : (decodeManagedFields(metadataOf(live)['managedFields']) ?? new Map<string, ManagerEntry>());
   if (live !== undefined && managers.size === 0) {
     // Fields written before anyone tracked ownership belong to somebody; Kubernetes says who.
     const set = owned(changedFields(compareValues({}, liveBody, root)), reset);
@@ -182,7 +189,7 @@ function apply(live: JsonObject | undefined, config: JsonObject, ctx: ApplyConte
   }
   if (conflicts.size > 0 && ctx.force !== true) {
     const remaining =
-      manager === 'kubectl' && live !== undefined
+      manager === kubectlApplyManager && live !== undefined
         ? withoutAllowed(conflicts, allowedByLastApplied(live, liveBody, root))
         : conflicts;
     if (remaining.size > 0) abortConflicts(remaining, managers);
@@ -203,7 +210,7 @@ function apply(live: JsonObject | undefined, config: JsonObject, ctx: ApplyConte
     sameSet(previous.set, configSet);
   managers.set(key, { ...identity, set: configSet, time: unchanged ? (previous.time ?? time) : time });
 
-  if (manager === 'kubectl') syncLastApplied(merged, config);
+  if (manager === kubectlApplyManager) syncLastApplied(merged, config);
   return withManagedFields(merged, managers);
 }
 
@@ -236,7 +243,7 @@ export function updateManagedFields(
     sent !== undefined && sent.size > 0
       ? sent
       : ((live === undefined ? undefined : decodeManagedFields(metadataOf(live)['managedFields'])) ??
-        new Map());
+        new Map<string, ManagerEntry>());
 
   const body = withoutManagedFields(updated);
   const comparison = compareValues(live === undefined ? {} : withoutManagedFields(live), body, root);
@@ -259,28 +266,6 @@ export function updateManagedFields(
     managers.set(key, { ...identity, set, time: managedFieldsTime(options.now) });
   }
   return withManagedFields(body, managers);
-}
-
-/**
- * Parses an `application/apply-patch+yaml` body (YAML or JSON) into the object to apply: exactly one
- * document holding a mapping, else 400.
- */
-export function parseApplyPatchBody(text: string): PatchResult<JsonObject> {
-  const docs = parseAllDocuments(text);
-  if (!Array.isArray(docs)) return patchFailure('BadRequest', 'apply patch: empty body');
-  const nonEmpty = docs.filter((d) => d.contents !== null || d.errors.length > 0);
-  if (nonEmpty.length !== 1 || nonEmpty[0] === undefined) {
-    return patchFailure(
-      'BadRequest',
-      `apply patch must hold exactly one YAML document, got ${nonEmpty.length}`,
-    );
-  }
-  const doc = nonEmpty[0];
-  const error = doc.errors[0];
-  if (error !== undefined) return patchFailure('BadRequest', `error decoding YAML: ${error.message}`);
-  const value: unknown = doc.toJSON();
-  if (!isJsonObject(value)) return patchFailure('BadRequest', 'apply patch must be a YAML or JSON object');
-  return patchOk(value);
 }
 
 function changedFields(c: { readonly added: FieldSet; readonly modified: FieldSet }): FieldSet {
@@ -306,11 +291,6 @@ function sameSet(a: FieldSet, b: FieldSet): boolean {
   return isEmptyFieldSet(differenceFieldSets(a, b)) && isEmptyFieldSet(differenceFieldSets(b, a));
 }
 
-function metadataOf(obj: JsonObject): JsonObject {
-  const m = obj['metadata'];
-  return isJsonObject(m) ? m : {};
-}
-
 function stringField(obj: JsonObject, key: string, fallback: string): string {
   const v = obj[key];
   return typeof v === 'string' ? v : fallback;
@@ -328,7 +308,7 @@ function withoutFields(obj: JsonObject, paths: readonly (readonly string[])[]): 
   for (const path of paths) {
     let node: JsonValue | undefined = copy;
     for (const f of path.slice(0, -1)) node = isJsonObject(node) ? node[f] : undefined;
-    if (isJsonObject(node)) delete node[path[path.length - 1] ?? ''];
+    if (isJsonObject(node)) deleteKey(node, path[path.length - 1] ?? '');
   }
   return copy;
 }
@@ -342,30 +322,6 @@ function withManagedFields(obj: JsonObject, managers: ManagedFields): JsonObject
   return obj;
 }
 
-/**
- * Fields `kubectl` may take over from client-side apply without a conflict: those in the
- * last-applied annotation whose live value is still the one it applied (Kubernetes'
- * `lastAppliedManager`, which makes `kubectl apply --server-side` after `kubectl apply` just work).
- */
-function allowedByLastApplied(live: JsonObject, liveBody: JsonObject, root: NodeType): FieldSet {
-  const annotations = metadataOf(live)['annotations'];
-  const text = isJsonObject(annotations) ? annotations[lastAppliedAnnotation] : undefined;
-  if (typeof text !== 'string') return emptyFieldSet();
-  let lastApplied: unknown;
-  try {
-    lastApplied = JSON.parse(text);
-  } catch {
-    return emptyFieldSet();
-  }
-  if (!isJsonObject(lastApplied)) return emptyFieldSet();
-  const parsed = lastApplied;
-  const result = runPatch(() => {
-    const drift = compareValues(parsed, liveBody, root);
-    return differenceFieldSets(toFieldSet(parsed, root), unionFieldSets(drift.modified, drift.removed));
-  });
-  return result.ok ? result.value : emptyFieldSet();
-}
-
 function withoutAllowed(conflicts: Map<string, FieldSet>, allowed: FieldSet): Map<string, FieldSet> {
   const out = new Map<string, FieldSet>();
   for (const [k, set] of conflicts) {
@@ -373,16 +329,6 @@ function withoutAllowed(conflicts: Map<string, FieldSet>, allowed: FieldSet): Ma
     if (!isEmptyFieldSet(rest)) out.set(k, rest);
   }
   return out;
-}
-
-/** Keeps the client-side-apply annotation in step with what `kubectl` applies server-side. */
-function syncLastApplied(merged: JsonObject, config: JsonObject): void {
-  const annotations = metadataOf(merged)['annotations'];
-  if (!isJsonObject(annotations) || typeof annotations[lastAppliedAnnotation] !== 'string') return;
-  const copy = jsonClone(config);
-  const configAnnotations = metadataOf(copy)['annotations'];
-  if (isJsonObject(configAnnotations)) delete configAnnotations[lastAppliedAnnotation];
-  annotations[lastAppliedAnnotation] = canonicalJson(copy);
 }
 
 /** The 409 Kubernetes sends: `Apply failed with 1 conflict: conflict with "m" using apps/v1: .spec.replicas`. */

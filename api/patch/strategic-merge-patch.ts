@@ -16,7 +16,14 @@
 
 import { fieldMeta, fieldType, hasPatchStrategy, schemaForKind } from './patch-meta.js';
 import type { FieldMeta, TypeIdentity, TypeSchema } from './patch-meta.js';
-import { isJsonObject, jsonClone, jsonEqual, type JsonObject, type JsonValue } from './json-value.js';
+import {
+  deleteKey,
+  isJsonObject,
+  jsonClone,
+  jsonEqual,
+  type JsonObject,
+  type JsonValue,
+} from './json-value.js';
 import { abortPatch, patchFailure, runPatch, type PatchResult } from './result.js';
 import { mergeSlice, orderBySetElementOrder } from './strategic-merge-list.js';
 
@@ -70,7 +77,7 @@ function mergeMap(
 ): JsonObject {
   const directive = patch[directiveMarker];
   if (directive !== undefined) {
-    delete patch[directiveMarker];
+    deleteKey(patch, directiveMarker);
     if (directive === 'replace') return mergeMap({}, patch, schema, path);
     if (directive === 'delete') return {};
     if (directive !== 'merge') {
@@ -89,7 +96,7 @@ function mergeMap(
       );
     }
     if (value === null) {
-      delete original[key];
+      deleteKey(original, key);
       continue;
     }
     const meta = fieldMeta(schema, key);
@@ -133,14 +140,14 @@ function mergeListField(
 function applyRetainKeys(original: JsonObject, patch: JsonObject, path: string): void {
   if (!Object.hasOwn(patch, retainKeysDirective)) return;
   const list = patch[retainKeysDirective];
-  delete patch[retainKeysDirective];
+  deleteKey(patch, retainKeysDirective);
   if (!Array.isArray(list) || !list.every((k) => typeof k === 'string')) {
     abortPatch(
       'BadRequest',
       `invalid patch format of retainKeys in ${path || '<root>'}: must be a list of strings`,
     );
   }
-  const keep = new Set<string>(list as string[]);
+  const keep = new Set<string>(list);
   for (const [key, value] of Object.entries(patch)) {
     if (value === null || key.startsWith('$')) continue;
     if (!keep.has(key)) {
@@ -151,7 +158,7 @@ function applyRetainKeys(original: JsonObject, patch: JsonObject, path: string):
     }
   }
   for (const key of Object.keys(original)) {
-    if (!keep.has(key)) delete original[key];
+    if (!keep.has(key)) deleteKey(original, key);
   }
 }
 
@@ -169,7 +176,7 @@ function applySetElementOrder(
     if (!key.startsWith(setElementOrderPrefix)) continue;
     const field = key.slice(setElementOrderPrefix.length);
     const order = patch[key];
-    delete patch[key];
+    deleteKey(patch, key);
     const childPath = path === '' ? field : `${path}.${field}`;
     if (!Array.isArray(order)) {
       abortPatch(
@@ -188,7 +195,7 @@ function applySetElementOrder(
     const live = Array.isArray(current) ? current : [];
     const merged = mergeListField(live, value ?? [], meta, childPath);
     original[field] = orderBySetElementOrder(merged, order, live, meta?.patchMergeKey, childPath);
-    delete patch[field];
+    deleteKey(patch, field);
   }
 }
 
@@ -198,7 +205,7 @@ function applyDeleteFromPrimitiveLists(original: JsonObject, patch: JsonObject):
     if (!key.startsWith(deleteFromPrimitiveListPrefix)) continue;
     const field = key.slice(deleteFromPrimitiveListPrefix.length);
     const values = patch[key];
-    delete patch[key];
+    deleteKey(patch, key);
     if (!Array.isArray(values)) {
       abortPatch('BadRequest', `invalid patch format of primitive list ${field}: ${key} must be a list`);
     }

@@ -166,10 +166,8 @@ export function compareValues(lhs: JsonObject, rhs: JsonObject, root: NodeType):
     const lists = (l === undefined || Array.isArray(l)) && (r === undefined || Array.isArray(r));
     const bothEmpty = (l === undefined || isEmptyContainer(l)) && (r === undefined || isEmptyContainer(r));
     if (objects && !isAtomicObject(node) && !bothEmpty) {
-      const lo = l as JsonObject | undefined;
-      const ro = r as JsonObject | undefined;
-      for (const key of new Set([...Object.keys(lo ?? {}), ...Object.keys(ro ?? {})])) {
-        walk(lo?.[key], ro?.[key], fieldNode(node, key), [...path, `f:${key}`]);
+      for (const key of new Set([...Object.keys(l ?? {}), ...Object.keys(r ?? {})])) {
+        walk(l?.[key], r?.[key], fieldNode(node, key), [...path, `f:${key}`]);
       }
     } else if (lists && listType(node) !== 'atomic' && !bothEmpty) {
       const index = (list: JsonValue[] | undefined): Map<string, JsonValue> => {
@@ -181,8 +179,8 @@ export function compareValues(lhs: JsonObject, rhs: JsonObject, root: NodeType):
         });
         return m;
       };
-      const li = index(l as JsonValue[] | undefined);
-      const ri = index(r as JsonValue[] | undefined);
+      const li = index(l);
+      const ri = index(r);
       for (const e of new Set([...li.keys(), ...ri.keys()]))
         walk(li.get(e), ri.get(e), itemNode(node), [...path, e]);
     } else {

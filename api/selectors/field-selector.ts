@@ -5,7 +5,7 @@
  * Unsupported fields and malformed input are error values with Kubernetes' messages.
  */
 
-import { asArray, asObject, asString, type JsonObject } from '../validation/json-access.js';
+import { asArray, asNumber, asObject, asString, type JsonObject } from '../validation/json-access.js';
 
 /** One term; `!=` is `negate`. */
 export interface FieldTerm {
@@ -284,10 +284,10 @@ export function fieldsOf(obj: unknown, group: string, kind: string): Record<stri
       break;
     case '/ReplicationController':
     case 'apps/ReplicaSet':
-      fields['status.replicas'] = String(get(o, 'status.replicas') ?? 0);
+      fields['status.replicas'] = String(asNumber(get(o, 'status.replicas')) ?? 0);
       break;
     case 'batch/Job':
-      fields['status.successful'] = String(get(o, 'status.succeeded') ?? 0);
+      fields['status.successful'] = String(asNumber(get(o, 'status.succeeded')) ?? 0);
       break;
     default:
       break;

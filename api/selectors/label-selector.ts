@@ -6,9 +6,8 @@
  * error value with Kubernetes' message, for the server to send as a 400.
  */
 
-import type { V1LabelSelector } from '@kubernetes/client-node';
-
 import { aggregateCauses, invalidValue, notSupported, type StatusCause } from '../status.js';
+import { asArray, asObject, asString } from '../validation/json-access.js';
 import { isQualifiedName, isValidLabelValue } from '../validation/names.js';
 
 /** selection.Operator values. */
@@ -212,30 +211,38 @@ export function selectorFromSet(set: Labels | undefined): LabelSelector {
 }
 
 /**
+ * The `metav1.LabelSelector` shape (client-node's `V1LabelSelector` fits it). Typed loosely because
+ * it usually comes straight from request JSON.
+ */
+export interface LabelSelectorObject {
+  matchLabels?: Readonly<Record<string, unknown>> | undefined;
+  matchExpressions?:
+    readonly { key?: unknown; operator?: unknown; values?: readonly unknown[] | undefined }[] | undefined;
+}
+
+/**
  * metav1.LabelSelectorAsSelector: a missing selector (undefined/null) selects nothing, an empty one
  * everything; operators In/NotIn/Exists/DoesNotExist; keys and values are validated.
  */
-export function labelSelectorFromObject(sel: V1LabelSelector | null | undefined): LabelSelectorResult {
+export function labelSelectorFromObject(sel: LabelSelectorObject | null | undefined): LabelSelectorResult {
   if (sel === undefined || sel === null) return { ok: true, selector: nothing };
-  const matchLabels = sel.matchLabels ?? {};
-  const exprs = sel.matchExpressions ?? [];
+  const matchLabels = asObject(sel.matchLabels) ?? {};
+  const exprs = asArray(sel.matchExpressions);
   if (Object.keys(matchLabels).length + exprs.length === 0) return { ok: true, selector: everything };
   const reqs: Requirement[] = [];
   for (const [k, v] of Object.entries(matchLabels)) {
-    const r = newRequirement(k, '=', [String(v)]);
+    const r = newRequirement(k, '=', [asString(v)]);
     if (!r.ok) return r;
     reqs.push(r.requirement);
   }
   const ops: Record<string, Operator> = { In: 'in', NotIn: 'notin', Exists: 'exists', DoesNotExist: '!' };
-  for (const expr of exprs) {
-    const op = Object.hasOwn(ops, expr.operator) ? ops[expr.operator] : undefined;
-    if (op === undefined) {
-      return {
-        ok: false,
-        error: `${JSON.stringify(String(expr.operator))} is not a valid label selector operator`,
-      };
-    }
-    const r = newRequirement(String(expr.key), op, (expr.values ?? []).map(String));
+  for (const e of exprs) {
+    const expr = asObject(e) ?? {};
+    const operator = asString(expr['operator']);
+    const op = Object.hasOwn(ops, operator) ? ops[operator] : undefined;
+    if (op === undefined)
+      return { ok: false, error: `${JSON.stringify(operator)} is not a valid label selector operator` };
+    const r = newRequirement(asString(expr['key']), op, asArray(expr['values']).map(asString));
     if (!r.ok) return r;
     reqs.push(r.requirement);
   }

@@ -66,7 +66,7 @@ export function goTime(v: unknown): GoSyntax {
 
 /** A value whose Go form is a large struct: shown as compact JSON rather than Go syntax. */
 export function goJson(v: unknown): GoSyntax {
-  return goSyntax(JSON.stringify(v) ?? 'null');
+  return goSyntax(v === undefined ? 'null' : JSON.stringify(v));
 }
 
 /** `[]string{"a", "b"}`. */

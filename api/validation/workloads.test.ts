@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-explicit-any -- these tests read and mutate arbitrary API JSON */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -5,7 +6,7 @@ import { applyDefaults } from '../defaults/defaults.js';
 import { causeString, invalid, type StatusCause } from '../status.js';
 import { validateCreate, validateUpdate } from './validate.js';
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 const lines = (causes: StatusCause[]): string[] => causes.map(causeString);
 

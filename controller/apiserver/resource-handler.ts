@@ -106,7 +106,7 @@ export class ResourceHandler {
         if (body.metadata.name !== undefined && body.metadata.name !== name) {
           throw new ApiError(
             badRequest(
-              `the name of the object (${String(body.metadata.name)}) does not match the name on the URL (${name})`,
+              `the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`,
             ),
           );
         }

@@ -31,7 +31,12 @@ import { decodeObject, encodeObject, objectKey, resourcePrefix } from './object-
 
 /** Kind-specific defaulting and validation (api/defaults, api/validation). */
 export interface AdmissionHooks {
-  defaults(obj: StoredObject, r: ResourceInfo): StoredObject;
+  defaults(
+    obj: StoredObject,
+    r: ResourceInfo,
+    operation: 'create' | 'update',
+    old?: StoredObject,
+  ): StoredObject;
   validateCreate(obj: StoredObject, r: ResourceInfo): readonly StatusCause[];
   validateUpdate(obj: StoredObject, old: StoredObject, r: ResourceInfo): readonly StatusCause[];
 }
@@ -101,7 +106,7 @@ export class ResourceStorage {
     const limit = opts.limit ?? 0;
     const items: StoredObject[] = [];
     let token = opts.continue;
-    let revision = 0;
+    let revision: number;
     // Filtering happens after reading, so keep reading pages until the limit is met (as kube-apiserver does).
     for (;;) {
       const page = await this.#storeCall(() =>
@@ -157,7 +162,7 @@ export class ResourceStorage {
     delete meta.deletionGracePeriodSeconds;
     if ('spec' in obj) meta.generation = 1;
     else delete meta.generation;
-    obj = this.#admission.defaults(obj, r);
+    obj = this.#admission.defaults(obj, r, 'create');
     const causes = this.#admission.validateCreate(obj, r);
     if (causes.length > 0)
       throw new ApiError(invalid({ group: r.group, kind: r.kind }, meta.name ?? '', causes));
@@ -255,7 +260,7 @@ export class ResourceStorage {
     // Fields the system owns cannot be changed by a client.
     for (const field of ['uid', 'creationTimestamp', 'name', 'namespace'] as const) {
       const value = current.metadata[field];
-      if (value === undefined) delete meta[field];
+      if (value === undefined) Reflect.deleteProperty(meta, field);
       else meta[field] = value;
     }
     if (current.metadata.deletionTimestamp !== undefined) {
@@ -272,7 +277,7 @@ export class ResourceStorage {
       const generation = current.metadata.generation ?? 1;
       meta.generation = jsonEqual(next.spec, current.spec) ? generation : generation + 1;
     }
-    next = this.#admission.defaults(next, r);
+    next = this.#admission.defaults(next, r, 'update', current);
     const causes = this.#admission.validateUpdate(next, current, r);
     if (causes.length > 0)
       throw new ApiError(invalid({ group: r.group, kind: r.kind }, meta.name ?? '', causes));

@@ -83,7 +83,7 @@ export async function loadOrCreateServerSecrets(opts: ServerSecretsOptions): Pro
   if (!Number.isInteger(opts.listenPort) || opts.listenPort < 1 || opts.listenPort > 65535) {
     throw new BerthError(
       errorCodes.CONFIG_INVALID,
-      `listen port ${opts.listenPort}: must be an integer in 1..65535`,
+      `listen port ${opts.listenPort}: must be an integer in 1..65535 (the kubeconfig needs the real port, so pick a free one before starting rather than 0)`,
     );
   }
   const log = opts.logger;

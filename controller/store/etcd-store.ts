@@ -66,7 +66,10 @@ export interface EtcdStoreOptions {
   readonly prefix?: string;
   /** Unread events a watcher may accumulate before it is dropped. Default 1000. */
   readonly watchBufferSize?: number;
-  /** Deadline for each unary etcd call. Default 10 s. */
+  /**
+   * Deadline for each attempt of a unary etcd call. Default 10 s. etcd3 retries recoverable failures
+   * (up to 3 times) before the call fails, so a call can take up to four times this.
+   */
   readonly requestTimeoutMs?: number;
   /** Deadline for a physical compaction, which scans the whole database. Default 5 min. */
   readonly compactTimeoutMs?: number;
@@ -371,11 +374,13 @@ export class EtcdStore implements Store {
     return this.#compacted;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const watch of [...this.#watches]) watch.close();
-    this.#client.close();
+  /** Ends every watch and closes the gRPC channels, so nothing keeps the process alive. Idempotent. */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      for (const watch of [...this.#watches]) watch.close();
+      this.#client.close();
+    }
     return Promise.resolve();
   }
 

@@ -57,8 +57,8 @@ export async function startBerthServer(opts: StartOptions = {}): Promise<BerthSe
   );
   live.add(child);
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
       live.delete(child);
@@ -108,7 +108,9 @@ function healthy(port: number): Promise<boolean> {
         resolve(res.statusCode === 200);
       },
     );
-    req.on('error', () => resolve(false));
+    req.on('error', () => {
+      resolve(false);
+    });
     req.on('timeout', () => {
       req.destroy();
       resolve(false);
