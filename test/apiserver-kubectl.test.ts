@@ -222,6 +222,48 @@ for (const backend of ['sqlite', 'etcd'] as const) {
       assert.match(unknown.stderr, /the server doesn't have a resource type "widgets"/);
     });
 
+    it('applies server-side with field ownership and conflicts', async () => {
+      const cm = `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ssa}
+data: {owner: first, shared: one}
+`;
+      const first = await k(['apply', '--server-side', '--field-manager=team-a', '-f', '-'], cm);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /configmap\/ssa serverside-applied/);
+      const other = await k(
+        ['apply', '--server-side', '--field-manager=team-b', '-f', '-'],
+        cm.replace('shared: one', 'shared: two').replace('owner: first', 'other: x'),
+      );
+      assert.notEqual(other.code, 0, 'a field owned by another manager with a different value conflicts');
+      assert.match(other.stderr, /conflict with "team-a"/);
+      assert.match(other.stderr, /\.data\.shared/);
+      const forced = await k(
+        ['apply', '--server-side', '--force-conflicts', '--field-manager=team-b', '-f', '-'],
+        cm.replace('shared: one', 'shared: two').replace('owner: first', 'other: x'),
+      );
+      assert.equal(forced.code, 0, forced.stderr);
+      const got = await k(['get', 'configmap', 'ssa', '-o', 'json', '--show-managed-fields']);
+      const obj = JSON.parse(got.stdout) as {
+        data: Record<string, string>;
+        metadata: { managedFields: { manager: string; operation: string }[] };
+      };
+      assert.deepEqual(obj.data, { owner: 'first', shared: 'two', other: 'x' });
+      assert.deepEqual(obj.metadata.managedFields.map((m) => `${m.manager}/${m.operation}`).sort(), [
+        'team-a/Apply',
+        'team-b/Apply',
+      ]);
+      // team-a stops applying `owner` (and agrees on `shared`): owner is removed, as nobody else owns it.
+      const shrink = await k(
+        ['apply', '--server-side', '--field-manager=team-a', '-f', '-'],
+        cm.replace('owner: first, ', '').replace('shared: one', 'shared: two'),
+      );
+      assert.equal(shrink.code, 0, shrink.stderr);
+      const after = await k(['get', 'configmap', 'ssa', '-o', 'jsonpath={.data}']);
+      assert.deepEqual(JSON.parse(after.stdout), { shared: 'two', other: 'x' });
+    });
+
     it('rejects an invalid manifest with the field paths kubectl prints', async () => {
       const bad = `
 apiVersion: apps/v1

@@ -4,7 +4,6 @@
  */
 import { carryOverServiceAllocations } from '../../api/defaults/core.js';
 import { applyDefaults } from '../../api/defaults/defaults.js';
-import type { JsonObject } from '../../api/patch/json-value.js';
 import { validateCreate, validateUpdate } from '../../api/validation/validate.js';
 import type { AdmissionHooks } from './resource-storage.js';
 
@@ -16,7 +15,7 @@ export const defaultAdmission: AdmissionHooks = {
     });
     // `kubectl replace` of a Service without its clusterIP keeps the allocated one, as in Kubernetes.
     if (operation === 'update' && old !== undefined && out.kind === 'Service') {
-      carryOverServiceAllocations(out as unknown as JsonObject, old as unknown as JsonObject);
+      carryOverServiceAllocations(out, old);
     }
     return out;
   },

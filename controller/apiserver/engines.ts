@@ -7,6 +7,7 @@ import { applyJsonMergePatch } from '../../api/patch/json-merge-patch.js';
 import { applyJsonPatch } from '../../api/patch/json-patch.js';
 import type { JsonObject } from '../../api/patch/json-value.js';
 import type { PatchResult } from '../../api/patch/result.js';
+import { applyServerSide, updateManagedFields } from '../../api/patch/server-side-apply.js';
 import { applyStrategicMergePatch } from '../../api/patch/strategic-merge-patch.js';
 import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
 import { parseFieldSelectorFor, fieldsOf } from '../../api/selectors/field-selector.js';
@@ -52,7 +53,7 @@ export class DefaultPatchEngine implements PatchEngine {
     current: StoredObject,
     patch: unknown,
     r: ResourceInfo,
-    _ctx: PatchContext,
+    ctx: PatchContext,
   ): StoredObject {
     const original = current as unknown as JsonObject;
     let out: JsonObject;
@@ -68,24 +69,42 @@ export class DefaultPatchEngine implements PatchEngine {
           applyStrategicMergePatch(original, patch, { apiVersion: apiVersionOf(r), kind: r.kind }),
         );
         break;
-      case 'apply':
-        throw new ApiError({
-          ...badRequest('server-side apply is not supported yet; use client-side kubectl apply'),
-          code: 415,
-          reason: 'UnsupportedMediaType',
-        });
+      case 'apply': {
+        // An object without a uid is the empty stand-in for one that does not exist yet: apply creates.
+        const live = current.metadata.uid === undefined ? undefined : original;
+        out = unwrap(
+          applyServerSide(live, patch, {
+            manager: ctx.fieldManager ?? '',
+            now: ctx.now,
+            force: ctx.force,
+            ...ownership(r, ctx),
+          }),
+        );
+        break;
+      }
     }
     return out as unknown as StoredObject;
   }
 
   recordUpdate(
     next: StoredObject,
-    _old: StoredObject | undefined,
-    _r: ResourceInfo,
-    _ctx: PatchContext,
+    old: StoredObject | undefined,
+    r: ResourceInfo,
+    ctx: PatchContext,
   ): StoredObject {
-    return next;
+    if (ctx.fieldManager === undefined || ctx.fieldManager === '') return next;
+    return updateManagedFields(old as unknown as JsonObject | undefined, next as unknown as JsonObject, {
+      manager: ctx.fieldManager,
+      now: ctx.now,
+      ...ownership(r, ctx),
+    }) as unknown as StoredObject;
   }
+}
+
+/** Status is owned separately on resources with a status subresource, as in Kubernetes. */
+function ownership(r: ResourceInfo, ctx: PatchContext): { subresource?: string; resetFields?: string[][] } {
+  if (ctx.subresource === 'status') return { subresource: 'status', resetFields: [['spec'], ['metadata']] };
+  return r.subresources.includes('status') ? { resetFields: [['status']] } : {};
 }
 
 export const defaultSelectors: SelectorFactory = {

@@ -69,7 +69,8 @@ export class ResourceHandler {
     const ctx = (): PatchContext => ({
       fieldManager: query.get('fieldManager') ?? managerFromUserAgent(req.headers['user-agent']),
       force: query.get('force') === 'true',
-      now: this.#timestamp(),
+      now: this.#d.clock.now(),
+      ...(sub === 'status' ? { subresource: 'status' as const } : {}),
     });
 
     switch (info.verb) {

@@ -10,8 +10,10 @@ export type PatchType = 'json' | 'merge' | 'strategic' | 'apply';
 export interface PatchContext {
   readonly fieldManager: string | undefined;
   readonly force: boolean;
-  /** RFC 3339 time of this write, for managedFields. */
-  readonly now: string;
+  /** Time of this write (ms since the epoch), for managedFields. */
+  readonly now: number;
+  /** `status` for writes to the status subresource. */
+  readonly subresource?: 'status';
 }
 
 export interface PatchEngine {
