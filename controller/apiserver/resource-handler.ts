@@ -453,10 +453,6 @@ export class ResourceHandler {
     sendJson(res, code, body);
     return code;
   }
-
-  #timestamp(): string {
-    return new Date(this.#d.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  }
 }
 
 function apiVersion(r: ResourceInfo): string {
