@@ -190,11 +190,7 @@ export class ResourceHandler {
       }
       case 'deletecollection': {
         const opts = await this.#deleteOptions(req, query, dryRun);
-        const filter = this.#d.selectors.filter(
-          r,
-          query.get('labelSelector') ?? undefined,
-          query.get('fieldSelector') ?? undefined,
-        );
+        const filter = this.#filter(r, query);
         const list = await this.#d.storage.list(r, ns, filter === undefined ? {} : { filter });
         const deleted: StoredObject[] = [];
         for (const obj of list.items) {
@@ -218,6 +214,14 @@ export class ResourceHandler {
     }
   }
 
+  #filter(r: ResourceInfo, query: URLSearchParams): ((obj: StoredObject) => boolean) | undefined {
+    return this.#d.selectors.filter(
+      r,
+      query.get('labelSelector') ?? undefined,
+      query.get('fieldSelector') ?? undefined,
+    );
+  }
+
   async #list(
     req: IncomingMessage,
     res: ServerResponse,
@@ -225,11 +229,7 @@ export class ResourceHandler {
     ns: string | undefined,
     query: URLSearchParams,
   ): Promise<number> {
-    const filter = this.#d.selectors.filter(
-      r,
-      query.get('labelSelector') ?? undefined,
-      query.get('fieldSelector') ?? undefined,
-    );
+    const filter = this.#filter(r, query);
     const limit = Number(query.get('limit') ?? '0');
     const cont = query.get('continue') ?? undefined;
     const list = await this.#d.storage.list(r, ns, {
@@ -264,11 +264,7 @@ export class ResourceHandler {
     ns: string | undefined,
     query: URLSearchParams,
   ): Promise<number> {
-    const filter = this.#d.selectors.filter(
-      r,
-      query.get('labelSelector') ?? undefined,
-      query.get('fieldSelector') ?? undefined,
-    );
+    const filter = this.#filter(r, query);
     const abort = new AbortController();
     const onClose = (): void => {
       abort.abort();
