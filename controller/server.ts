@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:https';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { findResource, type ResourceInfo } from '../api/resources.js';
+import { isApiError } from '../api/status.js';
 import { realClock, type Clock } from '../lib/clock.js';
 import { BerthError, errorCodes, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
@@ -184,12 +185,7 @@ async function seedNamespaces(storage: ResourceStorage): Promise<void> {
         metadata: { name },
       });
     } catch (err) {
-      if (!(
-        err instanceof Error &&
-        'status' in err &&
-        (err as { status: { code: number } }).status.code === 409
-      ))
-        throw err;
+      if (!(isApiError(err) && err.status.code === 409)) throw err;
     }
   }
 }

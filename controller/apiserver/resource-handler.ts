@@ -5,8 +5,15 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cloneJson, isPlainObject, type StoredObject } from '../../api/object.js';
-import type { ResourceInfo } from '../../api/resources.js';
-import { ApiError, badRequest, methodNotAllowed, notFound, serviceUnavailable } from '../../api/status.js';
+import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
+import {
+  ApiError,
+  badRequest,
+  methodNotAllowed,
+  notFound,
+  serviceUnavailable,
+  unsupportedMediaType,
+} from '../../api/status.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeBody, mediaType, readBody, requireObject, sendJson } from './http-io.js';
 import type { ResourceRequest } from './request-info.js';
@@ -139,12 +146,7 @@ export class ResourceHandler {
       case 'patch': {
         const type = patchTypes[mediaType(req)];
         if (type === undefined) {
-          throw new ApiError({
-            ...badRequest(''),
-            code: 415,
-            reason: 'UnsupportedMediaType',
-            message: `the body of the request was in an unknown format - accepted media types include: ${Object.keys(patchTypes).join(', ')}`,
-          });
+          throw new ApiError(unsupportedMediaType(mediaType(req), Object.keys(patchTypes)));
         }
         const patch = decodeBody(
           await readBody(req),
@@ -203,7 +205,7 @@ export class ResourceHandler {
           }
         }
         return this.#send(res, 200, {
-          apiVersion: apiVersion(r),
+          apiVersion: apiVersionOf(r),
           kind: r.listKind,
           metadata: {},
           items: deleted,
@@ -250,7 +252,7 @@ export class ResourceHandler {
       );
     }
     return this.#send(res, 200, {
-      apiVersion: apiVersion(r),
+      apiVersion: apiVersionOf(r),
       kind: r.listKind,
       metadata: listMeta,
       items: list.items,
@@ -449,10 +451,6 @@ export class ResourceHandler {
     sendJson(res, code, body);
     return code;
   }
-}
-
-function apiVersion(r: ResourceInfo): string {
-  return r.group === '' ? r.version : `${r.group}/${r.version}`;
 }
 
 function checkNamespace(body: StoredObject, ns: string | undefined): void {

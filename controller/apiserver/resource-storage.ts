@@ -206,12 +206,8 @@ export class ResourceStorage {
       }
       const next = this.#prepareUpdate(r, wanted, current, opts);
       if (opts.dryRun === true) return { object: next, created: false };
-      if (
-        jsonEqual(
-          { ...next, metadata: { ...next.metadata, resourceVersion: undefined } },
-          { ...current, metadata: { ...current.metadata, resourceVersion: undefined } },
-        )
-      ) {
+      // `next` carries no resourceVersion (#prepareUpdate drops it); compare against the stored form.
+      if (jsonEqual(next, { ...current, metadata: { ...current.metadata, resourceVersion: undefined } })) {
         return { object: current, created: false }; // no-op writes do not bump the resourceVersion
       }
       if (

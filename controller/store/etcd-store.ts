@@ -197,12 +197,7 @@ export class EtcdStore implements Store {
         failure: [{ request_range: { key: etcdKey } }],
       }),
     );
-    if (!res.succeeded) {
-      const current = this.#rangeFirst(res.responses[0]);
-      return current === undefined
-        ? { ok: false, reason: 'not-found' }
-        : { ok: false, reason: 'conflict', current };
-    }
+    if (!res.succeeded) return this.#casFailure(res.responses[0]);
     const prev = res.responses[0]?.response_put.prev_kv;
     if (!prev) throw invariant(`update ${key}: etcd returned no previous value`);
     const prevKv = this.#codec.toKeyValue(prev);
@@ -232,12 +227,7 @@ export class EtcdStore implements Store {
         failure: [{ request_range: { key: etcdKey } }],
       }),
     );
-    if (!res.succeeded) {
-      const current = this.#rangeFirst(res.responses[0]);
-      return current === undefined
-        ? { ok: false, reason: 'not-found' }
-        : { ok: false, reason: 'conflict', current };
-    }
+    if (!res.succeeded) return this.#casFailure(res.responses[0]);
     const prev = res.responses[0]?.response_delete_range.prev_kvs[0];
     if (prev === undefined) throw invariant(`delete ${key}: etcd returned no previous value`);
     return { ok: true, revision: storeRevision(res.header.revision), prevKv: this.#codec.toKeyValue(prev) };
@@ -421,6 +411,16 @@ export class EtcdStore implements Store {
   /** The cheapest read at etcd revision `etcdRev` (0: the current one): a one-key count. */
   #probe(etcdRev: number): IRangeRequest {
     return { key: this.#codec.range('').start, revision: etcdRev, count_only: true };
+  }
+
+  /** A lost compare on modRevision: the key is gone, or it moved on (carrying what is there now). */
+  #casFailure(
+    op: IResponseOp | undefined,
+  ): { ok: false; reason: 'not-found' } | { ok: false; reason: 'conflict'; current: KeyValue } {
+    const current = this.#rangeFirst(op);
+    return current === undefined
+      ? { ok: false, reason: 'not-found' }
+      : { ok: false, reason: 'conflict', current };
   }
 
   #rangeFirst(op: IResponseOp | undefined): KeyValue | undefined {
