@@ -8,6 +8,19 @@ cd "$(dirname "$0")/.."
 # Debian packages and the binary each provides (checked by binary, so a manual install also counts).
 APT_PACKAGES=(
   "etcd-server:/usr/bin/etcd"
+  "runc:/usr/sbin/runc"
+  "containerd:/usr/bin/containerd"
+  "docker-registry:/usr/bin/docker-registry"
+  "skopeo:/usr/bin/skopeo"
+  "umoci:/usr/bin/umoci"
+  "busybox-static:/usr/bin/busybox"
+  "prometheus:/usr/bin/prometheus"
+  "protobuf-compiler:/usr/bin/protoc"
+  "apache2-utils:/usr/bin/htpasswd"
+  "attr:/usr/bin/setfattr"
+  "iptables:/usr/sbin/iptables"
+  "nftables:/usr/sbin/nft"
+  "iproute2:/usr/sbin/ip"
 )
 
 missing=()
