@@ -9,6 +9,7 @@ import {
   badRequest,
   conflict,
   duplicate,
+  failureStatus,
   forbidden,
   forbiddenField,
   formatBadValue,
@@ -22,6 +23,7 @@ import {
   notAcceptable,
   notFound,
   notSupported,
+  reasonCodes,
   required,
   serviceUnavailable,
   success,
@@ -190,6 +192,50 @@ describe('status builders', () => {
       code: 200,
     });
     assert.equal(success().details, undefined);
+  });
+});
+
+describe('failureStatus', () => {
+  it('takes the HTTP code from the reason and copies causes', () => {
+    const causes = [{ reason: 'FieldManagerConflict', message: 'conflict with "a"', field: '.data.x' }];
+    assert.deepEqual(failureStatus('Conflict', 'Apply failed with 1 conflict', causes), {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'Apply failed with 1 conflict',
+      reason: 'Conflict',
+      details: { causes },
+      code: 409,
+    });
+    assert.equal(failureStatus('UnsupportedMediaType', 'x').code, 415);
+    assert.equal(failureStatus('RequestEntityTooLarge', 'x').code, 413);
+    assert.equal(failureStatus('BadRequest', 'x', []).details, undefined, 'no empty causes list');
+  });
+
+  it('agrees with every named builder', () => {
+    const built = [
+      notFound(pods, 'x'),
+      alreadyExists(pods, 'x'),
+      conflict(pods, 'x'),
+      invalid({ group: '', kind: 'Pod' }, 'x', []),
+      badRequest('x'),
+      gone('x'),
+      unauthorized(),
+      forbidden(pods, 'x', 'no'),
+      methodNotAllowed(pods, 'x'),
+      notAcceptable(),
+      unsupportedMediaType('x'),
+      tooLarge(1),
+      tooManyRequests('x', 1),
+      internalError('x'),
+      serviceUnavailable('x'),
+      timeout('x'),
+    ];
+    for (const s of built) {
+      assert.notEqual(s.reason, '');
+      if (s.reason !== '') assert.equal(s.code, reasonCodes[s.reason], s.reason);
+    }
   });
 });
 

@@ -94,7 +94,52 @@ export function groupKindString(gk: GroupKind): string {
 
 type Details = NonNullable<Status['details']>;
 
-function failure(code: number, reason: StatusReason, message: string, details?: Details): Status {
+/** A failure reason: every {@link StatusReason} but the empty one of a Success. */
+export type FailureReason = Exclude<StatusReason, ''>;
+
+/**
+ * The HTTP code Kubernetes sends with each reason (`pkg/api/errors`: NewNotFound → 404, NewConflict →
+ * 409, …). The one table that maps reasons to codes; builders below and {@link failureStatus} use it.
+ */
+export const reasonCodes: Readonly<Record<FailureReason, number>> = {
+  BadRequest: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  NotFound: 404,
+  MethodNotAllowed: 405,
+  NotAcceptable: 406,
+  AlreadyExists: 409,
+  Conflict: 409,
+  Gone: 410,
+  Expired: 410,
+  RequestEntityTooLarge: 413,
+  UnsupportedMediaType: 415,
+  Invalid: 422,
+  TooManyRequests: 429,
+  InternalError: 500,
+  ServiceUnavailable: 503,
+  Timeout: 504,
+};
+
+/**
+ * A Failure Status for `reason` with `message` verbatim and the reason's HTTP code from
+ * {@link reasonCodes}; `causes` (when given and non-empty) go into `details.causes`. For code that
+ * receives a reason as a value (the patch engines' `PatchFailure`); prefer the named builders
+ * (notFound, conflict, invalid, …) where the message has a Kubernetes form.
+ */
+export function failureStatus(
+  reason: FailureReason,
+  message: string,
+  causes?: readonly StatusCause[],
+): Status {
+  return failure(
+    reason,
+    message,
+    causes === undefined || causes.length === 0 ? undefined : { causes: causes.map((c) => ({ ...c })) },
+  );
+}
+
+function failure(reason: FailureReason, message: string, details?: Details): Status {
   const status: Status = {
     kind: 'Status',
     apiVersion: 'v1',
@@ -102,7 +147,7 @@ function failure(code: number, reason: StatusReason, message: string, details?: 
     status: 'Failure',
     message,
     reason,
-    code,
+    code: reasonCodes[reason],
   };
   if (details !== undefined) status.details = details;
   return status;
@@ -120,7 +165,6 @@ function resourceDetails(group: string, kind: string, name?: string): Details {
 /** 404: `pods "x" not found` / `deployments.apps "x" not found`. `details.kind` is the resource. */
 export function notFound(gr: GroupResource, name: string): Status {
   return failure(
-    404,
     'NotFound',
     `${groupResourceString(gr)} ${goQuote(name)} not found`,
     resourceDetails(gr.group, gr.resource, name),
@@ -130,7 +174,6 @@ export function notFound(gr: GroupResource, name: string): Status {
 /** 409 AlreadyExists: `configmaps "cm1" already exists`. */
 export function alreadyExists(gr: GroupResource, name: string): Status {
   return failure(
-    409,
     'AlreadyExists',
     `${groupResourceString(gr)} ${goQuote(name)} already exists`,
     resourceDetails(gr.group, gr.resource, name),
@@ -147,7 +190,6 @@ export const optimisticLockErrorMsg =
  */
 export function conflict(gr: GroupResource, name: string, detail: string = optimisticLockErrorMsg): Status {
   return failure(
-    409,
     'Conflict',
     `Operation cannot be fulfilled on ${groupResourceString(gr)} ${goQuote(name)}: ${detail}`,
     resourceDetails(gr.group, gr.resource, name),
@@ -165,7 +207,7 @@ export function invalid(gk: GroupKind, name: string, causes: readonly StatusCaus
   const details = resourceDetails(gk.group, gk.kind, name);
   // omitempty: Kubernetes sends no causes list when there are none.
   if (causes.length > 0) details.causes = causes.map((c) => ({ ...c }));
-  return failure(422, 'Invalid', aggregate === '' ? head : `${head}: ${aggregate}`, details);
+  return failure('Invalid', aggregate === '' ? head : `${head}: ${aggregate}`, details);
 }
 
 /** `field.ErrorList.ToAggregate().Error()`: de-duplicated `field: message`s, bracketed when more than one. */
@@ -185,7 +227,7 @@ export function causeString(cause: StatusCause): string {
 
 /** 400 BadRequest with `message` as given. */
 export function badRequest(message: string): Status {
-  return failure(400, 'BadRequest', message);
+  return failure('BadRequest', message);
 }
 
 /**
@@ -194,7 +236,7 @@ export function badRequest(message: string): Status {
  * re-lists). Use {@link tooOldResourceVersion} for Kubernetes' standard message.
  */
 export function gone(message: string, reason: 'Expired' | 'Gone' = 'Expired'): Status {
-  return failure(410, reason, message);
+  return failure(reason, message);
 }
 
 /** 410 Expired: `too old resource version: <requested> (<oldest available>)`, the watch cache's text. */
@@ -204,7 +246,7 @@ export function tooOldResourceVersion(requested: number | string, oldest: number
 
 /** 401: the authenticator's rejection; kubectl prints `You must be logged in to the server (Unauthorized)`. */
 export function unauthorized(message = 'Unauthorized'): Status {
-  return failure(401, 'Unauthorized', message);
+  return failure('Unauthorized', message);
 }
 
 /**
@@ -213,18 +255,17 @@ export function unauthorized(message = 'Unauthorized'): Status {
  */
 export function forbidden(gr: GroupResource | undefined, name: string, why: string): Status {
   if (gr === undefined || (gr.group === '' && gr.resource === '')) {
-    return failure(403, 'Forbidden', `forbidden: ${why}`, resourceDetails('', '', name));
+    return failure('Forbidden', `forbidden: ${why}`, resourceDetails('', '', name));
   }
   const what = groupResourceString(gr);
   const message =
     name === '' ? `${what} is forbidden: ${why}` : `${what} ${goQuote(name)} is forbidden: ${why}`;
-  return failure(403, 'Forbidden', message, resourceDetails(gr.group, gr.resource, name));
+  return failure('Forbidden', message, resourceDetails(gr.group, gr.resource, name));
 }
 
 /** 405 (NewMethodNotSupported): `<action> is not supported on resources of kind "pods"`. */
 export function methodNotAllowed(gr: GroupResource, action: string): Status {
   return failure(
-    405,
     'MethodNotAllowed',
     `${action} is not supported on resources of kind ${goQuote(groupResourceString(gr))}`,
     resourceDetails(gr.group, gr.resource),
@@ -236,7 +277,7 @@ export const defaultMediaTypes: readonly string[] = ['application/json', 'applic
 
 /** 406: `only the following media types are accepted: application/json, …`. */
 export function notAcceptable(accepted: readonly string[] = defaultMediaTypes): Status {
-  return failure(406, 'NotAcceptable', `only the following media types are accepted: ${accepted.join(', ')}`);
+  return failure('NotAcceptable', `only the following media types are accepted: ${accepted.join(', ')}`);
 }
 
 /**
@@ -250,7 +291,6 @@ export function unsupportedMediaType(
 ): Status {
   const what = contentType === '' ? '' : ` (${contentType})`;
   return failure(
-    415,
     'UnsupportedMediaType',
     `the body of the request was in an unknown format${what} - accepted media types include: ${accepted.join(', ')}`,
   );
@@ -258,33 +298,28 @@ export function unsupportedMediaType(
 
 /** 413: `Request entity too large: limit is 3145728`. */
 export function tooLarge(limitBytes: number): Status {
-  return failure(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limitBytes}`);
+  return failure('RequestEntityTooLarge', `Request entity too large: limit is ${limitBytes}`);
 }
 
 /** 429: `Too many requests: <message>`, with Retry-After seconds in details. */
 export function tooManyRequests(message: string, retryAfterSeconds: number): Status {
-  return failure(429, 'TooManyRequests', `Too many requests: ${message}`, { retryAfterSeconds });
+  return failure('TooManyRequests', `Too many requests: ${message}`, { retryAfterSeconds });
 }
 
 /** 503 with `message` as given. */
 export function serviceUnavailable(message: string): Status {
-  return failure(503, 'ServiceUnavailable', message);
+  return failure('ServiceUnavailable', message);
 }
 
 /** 504: `Timeout: <message>`. */
 export function timeout(message: string, retryAfterSeconds = 0): Status {
-  return failure(
-    504,
-    'Timeout',
-    `Timeout: ${message}`,
-    retryAfterSeconds > 0 ? { retryAfterSeconds } : undefined,
-  );
+  return failure('Timeout', `Timeout: ${message}`, retryAfterSeconds > 0 ? { retryAfterSeconds } : undefined);
 }
 
 /** 500: `Internal error occurred: <err>`, the error text repeated as the single cause. */
 export function internalError(err: unknown): Status {
   const text = err instanceof Error ? err.message : String(err);
-  return failure(500, 'InternalError', `Internal error occurred: ${text}`, { causes: [{ message: text }] });
+  return failure('InternalError', `Internal error occurred: ${text}`, { causes: [{ message: text }] });
 }
 
 /** 200 Success, e.g. for a DELETE answered with a Status; `details` names what was acted on. */

@@ -12,6 +12,7 @@
 import { asObject, asString, cloneJson } from '../validation/json-access.js';
 import { defaultEndpoints, defaultNamespace, defaultNode, defaultSecret, defaultService } from './core.js';
 import { defaultPod, defaultPodTemplate, child } from './pod.js';
+import { podQosClass } from './pod-qos.js';
 import { defaultDaemonSet, defaultDeployment, defaultJob, defaultReplicaSet } from './workloads.js';
 
 /** Inputs defaulting needs beyond the object. */
@@ -38,6 +39,8 @@ export function applyDefaults<T>(obj: T, opts: DefaultingOptions = {}): T {
   switch (`${group}/${kind}`) {
     case '/Pod':
       defaultPod(o);
+      // PrepareForCreate: a new pod starts Pending with its QoS class, whatever status the client sent.
+      if (create) o['status'] = { phase: 'Pending', qosClass: podQosClass(child(o, 'spec')) };
       break;
     case '/PodTemplate':
       defaultPodTemplate(child(o, 'template'));

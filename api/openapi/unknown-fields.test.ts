@@ -1,6 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { strictDecodingMessage, unknownFields } from './unknown-fields.js';
+import {
+  dropUnknownFields,
+  duplicateFieldError,
+  strictDecodingMessage,
+  unknownFieldError,
+  unknownFields,
+} from './unknown-fields.js';
 
 const deployment = {
   apiVersion: 'apps/v1',
@@ -58,8 +64,8 @@ describe('unknownFields', () => {
       'spec.replicass',
     ]);
     assert.equal(
-      strictDecodingMessage(['spec.replicass', 'metadata.labelz']),
-      'strict decoding error: unknown field "spec.replicass", unknown field "metadata.labelz"',
+      strictDecodingMessage([unknownFieldError('spec.replicass'), duplicateFieldError('metadata.name')]),
+      'strict decoding error: unknown field "spec.replicass", duplicate field "metadata.name"',
     );
   });
 
@@ -78,6 +84,25 @@ describe('unknownFields', () => {
     );
     assert.equal(unknownFields('v1', 'Deployment', {}), undefined);
     assert.equal(unknownFields('policy/v1', 'PodDisruptionBudget', {}), undefined);
+  });
+
+  it('drops unknown fields from a copy', () => {
+    const bad = structuredClone(deployment) as unknown as {
+      spec: { replicass?: number; template: { spec: { containers: Record<string, unknown>[] } } };
+    };
+    bad.spec.replicass = 3;
+    const [container] = bad.spec.template.spec.containers;
+    assert.ok(container);
+    container['imagee'] = 'x';
+    const { value, removed } = dropUnknownFields('apps/v1', 'Deployment', bad);
+    assert.deepEqual(removed, ['spec.template.spec.containers[0].imagee', 'spec.replicass']);
+    assert.deepEqual(value, deployment);
+    assert.equal(bad.spec.replicass, 3, 'the input keeps its fields');
+    const clean = dropUnknownFields('apps/v1', 'Deployment', deployment);
+    assert.equal(clean.value, deployment);
+    assert.deepEqual(clean.removed, []);
+    const unserved = { anything: 1 };
+    assert.equal(dropUnknownFields('policy/v1', 'PodDisruptionBudget', unserved).value, unserved);
   });
 
   it('does not look inside free-form fields', () => {

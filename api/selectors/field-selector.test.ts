@@ -129,6 +129,35 @@ describe('per-kind fields', () => {
       ['Pod', 'p', 'kubelet', 'Normal'],
     );
     assert.equal(fieldsOf({ status: { replicas: 3 } }, 'apps', 'ReplicaSet')['status.replicas'], '3');
+    assert.equal(fieldsOf({ source: {} }, '', 'Event')['source'], '');
+  });
+
+  it('selects events the way kubectl describe asks for them', () => {
+    const event = {
+      metadata: { name: 'web-0.1', namespace: 'default' },
+      involvedObject: { kind: 'Pod', namespace: 'default', name: 'web-0', uid: 'u1', apiVersion: 'v1' },
+      reason: 'Scheduled',
+      type: 'Normal',
+      reportingComponent: 'berth-scheduler',
+    };
+    const describePod =
+      'involvedObject.name=web-0,involvedObject.namespace=default,involvedObject.kind=Pod,involvedObject.uid=u1';
+    const match = (selector: string, obj: unknown = event): boolean => {
+      const r = parseFieldSelectorFor(selector, '', 'Event');
+      assert.ok(r.ok, selector);
+      return r.selector.matches(fieldsOf(obj, '', 'Event'));
+    };
+    assert.ok(match(describePod));
+    assert.ok(!match(describePod.replace('uid=u1', 'uid=u2')), 'a recreated object with the same name');
+    assert.ok(!match(describePod.replace('kind=Pod', 'kind=Deployment')));
+    assert.ok(match('reason=Scheduled,type=Normal,involvedObject.apiVersion=v1'));
+    assert.ok(!match('type=Warning'));
+    // Without source.component the reporting controller stands in, as in Kubernetes.
+    assert.ok(match('source=berth-scheduler,reportingComponent=berth-scheduler'));
+    assert.ok(!match('source=berth-scheduler', { ...event, source: { component: 'kubelet' } }));
+    assert.ok(match('source=kubelet', { ...event, source: { component: 'kubelet' } }));
+    assert.ok(match('metadata.name=web-0.1,metadata.namespace=default'));
+    assert.ok(!match('involvedObject.fieldPath!='), 'a missing fieldPath is the empty string');
     assert.equal(fieldsOf({}, 'apps', 'ReplicaSet')['status.replicas'], '0');
     assert.equal(fieldsOf({ status: { succeeded: 2 } }, 'batch', 'Job')['status.successful'], '2');
     assert.equal(fieldsOf({ type: 'Opaque' }, '', 'Secret')['type'], 'Opaque');

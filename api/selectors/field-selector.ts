@@ -271,7 +271,9 @@ export function fieldsOf(obj: unknown, group: string, kind: string): Record<stri
         'involvedObject.fieldPath': str('involvedObject.fieldPath'),
         reason: str('reason'),
         reportingComponent: str('reportingComponent'),
-        source: str('source.component'),
+        // Events written through events.k8s.io carry only the reporting controller; Kubernetes'
+        // ToSelectableFields falls back to it so `source=` finds them too.
+        source: str('source.component') === '' ? str('reportingComponent') : str('source.component'),
         type: str('type'),
       });
       break;

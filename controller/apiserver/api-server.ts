@@ -1,6 +1,6 @@
 /**
  * The API server's request pipeline: authenticate (bearer token), route, count and time, answer.
- * Routes: /version, /healthz|/livez|/readyz, /metrics, discovery (/api, /apis, legacy and aggregated),
+ * Routes: /version, /healthz|/livez|/readyz, /metrics, /berth/v1/prometheus-sd, discovery (/api, /apis, legacy and aggregated),
  * /openapi/v3, and every registered resource through `ResourceHandler`. Every error is a `Status`.
  * Transport (TLS, listening) is the caller's: this is a plain `(req, res)` handler.
  */
@@ -22,8 +22,9 @@ import { renderMetrics } from '../../lib/metrics.js';
 import { tokensEqual } from '../../lib/pki/tokens.js';
 import { berthVersion } from '../../lib/version.js';
 import type { Registry } from 'prom-client';
-import type { ApiServerMetrics } from './apiserver-metrics.js';
-import { sendJson, sendStatus, sendText } from './http-io.js';
+import { healthCheckLabels, resourceRequestLabels, type ApiServerMetrics } from './apiserver-metrics.js';
+import { mediaType, sendJson, sendStatus, sendText } from './http-io.js';
+import { prometheusSdPath, type SdTargetGroup } from './prometheus-sd.js';
 import { parseRequestInfo } from './request-info.js';
 import type { ResourceHandler } from './resource-handler.js';
 
@@ -38,6 +39,8 @@ export interface ApiServerDeps {
   readonly serverAddress: string;
   /** Readiness: false while the store is unreachable. */
   readonly ready: () => Promise<boolean>;
+  /** Prometheus HTTP SD targets (prometheus-sd.ts), given the address the request reached us at. */
+  readonly prometheusSd?: (controllerAddress: string | undefined) => Promise<readonly SdTargetGroup[]>;
 }
 
 /** Paths anyone may read, as kube-apiserver's system:public-info-viewer allows. */
@@ -73,15 +76,9 @@ export class ApiServer {
       return;
     }
     const r = findResource(info.group, info.version, info.resource);
-    const labels = {
-      verb: info.verb === 'unknown' ? (req.method ?? '').toLowerCase() : info.verb.toUpperCase(),
-      group: info.group,
-      version: info.version,
-      resource: r?.plural ?? '',
-      subresource: info.subresource ?? '',
-      scope: info.name !== undefined ? 'resource' : info.namespace !== undefined ? 'namespace' : 'cluster',
-    };
-    const done = this.#d.metrics.begin(labels, url.searchParams.getAll('dryRun').includes('All'));
+    const done = this.#d.metrics.begin(
+      resourceRequestLabels(info, r?.plural ?? '', req.method ?? 'GET', mediaType(req), url.searchParams),
+    );
     let code = 500;
     try {
       if (r === undefined) {
@@ -140,11 +137,15 @@ export class ApiServer {
     if (path === '/version') {
       sendJson(res, 200, kubeVersion());
     } else if (path === '/healthz' || path === '/livez' || path === '/readyz') {
+      const done = this.#d.metrics.begin(healthCheckLabels(path));
       const ok = path !== '/readyz' || (await this.#d.ready());
       sendText(res, ok ? 200 : 503, ok ? 'ok' : 'store unavailable');
+      done(ok ? 200 : 503);
     } else if (path === '/metrics') {
       const m = await renderMetrics(this.#d.registry);
       sendText(res, 200, m.body, m.contentType);
+    } else if (path === prometheusSdPath && this.#d.prometheusSd !== undefined) {
+      sendJson(res, 200, await this.#d.prometheusSd(req.headers.host));
     } else if (path === '/openapi/v3') {
       sendJson(res, 200, openApiV3Index());
     } else if (path.startsWith('/openapi/v3/')) {

@@ -12,7 +12,7 @@ import { applyStrategicMergePatch } from '../../api/patch/strategic-merge-patch.
 import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
 import { parseFieldSelectorFor, fieldsOf } from '../../api/selectors/field-selector.js';
 import { parseLabelSelector } from '../../api/selectors/label-selector.js';
-import { ApiError, badRequest, type Status } from '../../api/status.js';
+import { ApiError, badRequest, failureStatus } from '../../api/status.js';
 import { wantsTable } from '../../api/table/accept.js';
 import { toTable } from '../../api/table/table.js';
 import type {
@@ -24,27 +24,12 @@ import type {
   TableOptions,
 } from './seams.js';
 
-const reasonCodes: Partial<Record<Status['reason'], number>> = {
-  BadRequest: 400,
-  Conflict: 409,
-  Invalid: 422,
-  UnsupportedMediaType: 415,
-  RequestEntityTooLarge: 413,
-};
-
 function unwrap<T>(result: PatchResult<T>): T {
   if (result.ok) return result.value;
-  const code = reasonCodes[result.reason] ?? 400;
-  throw new ApiError({
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    message: result.message,
-    reason: result.reason,
-    code,
-    ...(result.causes === undefined ? {} : { details: { causes: [...result.causes] } }),
-  });
+  // A failure always names a reason; '' (Success) would be an engine bug, reported as a plain 400.
+  throw new ApiError(
+    failureStatus(result.reason === '' ? 'BadRequest' : result.reason, result.message, result.causes),
+  );
 }
 
 export class DefaultPatchEngine implements PatchEngine {

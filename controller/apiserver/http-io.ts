@@ -1,10 +1,12 @@
 /**
  * Reading requests and writing responses for the API server: bounded body reading (3 MiB, like
- * kube-apiserver; larger → 413), request-body decoding by Content-Type (JSON, YAML; protobuf → 415),
- * and JSON / Status responses. Every error a client sees is a Kubernetes `Status`.
+ * kube-apiserver; larger → 413), request-body decoding by Content-Type (JSON, YAML; protobuf → 415)
+ * with the repeated keys field validation reports, and JSON / Status / Warning responses. Every error
+ * a client sees is a Kubernetes `Status`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
+import { duplicateJsonFields, duplicateYamlFields } from '../../api/openapi/duplicate-fields.js';
 import { isPlainObject } from '../../api/object.js';
 import { ApiError, badRequest, tooLarge, unsupportedMediaType, type Status } from '../../api/status.js';
 
@@ -35,6 +37,21 @@ export function mediaType(req: IncomingMessage): string {
 
 /** Decodes a request body into a JSON value according to its Content-Type. */
 export function decodeBody(body: Buffer, contentType: string): unknown {
+  return decodeBodyFields(body, contentType, false).value;
+}
+
+/** A decoded request body and the keys it repeats. */
+export interface DecodedBody {
+  readonly value: unknown;
+  /** Paths of repeated keys (the last value is kept), for field validation; empty unless asked for. */
+  readonly duplicates: readonly string[];
+}
+
+/**
+ * Decodes a request body according to its Content-Type (JSON, or YAML for `*yaml` types; protobuf →
+ * 415), reporting repeated keys when `findDuplicates` is set. Malformed input is a 400 Status.
+ */
+export function decodeBodyFields(body: Buffer, contentType: string, findDuplicates: boolean): DecodedBody {
   if (contentType.includes('protobuf')) {
     throw new ApiError(
       unsupportedMediaType(contentType, [
@@ -49,20 +66,47 @@ export function decodeBody(body: Buffer, contentType: string): unknown {
   }
   const text = body.toString('utf8');
   if (text.trim() === '') throw new ApiError(badRequest('the request body is empty'));
+  const json = (): DecodedBody => ({
+    value: JSON.parse(text) as unknown,
+    duplicates: findDuplicates ? duplicateJsonFields(text) : [],
+  });
   if (contentType.endsWith('yaml')) {
-    try {
-      return parseYaml(text) as unknown;
-    } catch (err) {
-      throw new ApiError(badRequest(`error decoding YAML: ${(err as Error).message}`), { cause: err });
+    // Clients (kubectl --server-side, client-node) send JSON as their YAML; JSON.parse is much faster.
+    if (/^\s*[{[]/.test(text)) {
+      try {
+        return json();
+      } catch {
+        // Not JSON after all: flow-style YAML. Parse it as YAML below.
+      }
     }
+    const doc = parseDocument(text, { uniqueKeys: false });
+    const [error] = doc.errors;
+    if (error !== undefined) {
+      throw new ApiError(badRequest(`error decoding YAML: ${error.message}`), { cause: error });
+    }
+    return {
+      value: doc.toJS() as unknown,
+      duplicates: findDuplicates ? duplicateYamlFields(doc.contents) : [],
+    };
   }
   try {
-    return JSON.parse(text) as unknown;
+    return json();
   } catch (err) {
     throw new ApiError(badRequest(`error decoding request body as JSON: ${(err as Error).message}`), {
       cause: err,
     });
   }
+}
+
+/** A `Warning` response header value (RFC 7234 §5.5), as kube-apiserver sends one: `299 - "text"`. */
+export function warningHeader(text: string): string {
+  return `299 - "${text.replace(/["\\]/g, (c) => `\\${c}`)}"`;
+}
+
+/** Adds one `Warning` header per distinct text (kubectl prints each as `Warning: <text>`). */
+export function addWarnings(res: ServerResponse, texts: readonly string[]): void {
+  if (texts.length === 0) return;
+  res.setHeader('Warning', [...new Set(texts)].map(warningHeader));
 }
 
 /** Checks a decoded body is an object with metadata, the shape every create/update needs. */

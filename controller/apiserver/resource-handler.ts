@@ -5,21 +5,39 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { cloneJson, isPlainObject, type StoredObject } from '../../api/object.js';
+import {
+  cannotBeHandledAs,
+  parseFieldValidation,
+  validateFields,
+  type FieldValidation,
+} from '../../api/openapi/field-validation.js';
 import { apiVersionOf, type ResourceInfo } from '../../api/resources.js';
 import {
   ApiError,
   badRequest,
+  invalid,
   methodNotAllowed,
   notFound,
+  required,
   serviceUnavailable,
   unsupportedMediaType,
 } from '../../api/status.js';
 import type { Clock } from '../../lib/clock.js';
-import { decodeBody, mediaType, readBody, requireObject, sendJson } from './http-io.js';
+import {
+  addWarnings,
+  decodeBody,
+  decodeBodyFields,
+  mediaType,
+  readBody,
+  requireObject,
+  sendJson,
+} from './http-io.js';
+import { bindPod } from './pod-binding.js';
 import type { ResourceRequest } from './request-info.js';
 import { groupResource, type DeleteOptions, type ResourceStorage } from './resource-storage.js';
 import type { PatchContext, PatchEngine, PatchType, SelectorFactory, TableConverter } from './seams.js';
-import { parseResourceVersion, watchResource } from './watch-events.js';
+import type { WatchCache } from './watch-cache.js';
+import { serveList, serveWatch } from './watch-cache-http.js';
 
 export interface ResourceHandlerDeps {
   readonly storage: ResourceStorage;
@@ -27,6 +45,8 @@ export interface ResourceHandlerDeps {
   readonly patches: PatchEngine;
   readonly selectors: SelectorFactory;
   readonly tables: TableConverter;
+  /** Serves LIST and WATCH from memory when it can; absent, both read the store. */
+  readonly watchCache?: WatchCache;
 }
 
 const patchTypes: Record<string, PatchType> = {
@@ -87,15 +107,16 @@ export class ResourceHandler {
         return this.#sendObject(req, res, r, 200, obj);
       }
       case 'list':
-        return this.#list(req, res, r, ns, query);
+        return serveList(this.#d, req, res, r, ns, query);
       case 'watch':
-        return this.#watch(req, res, r, ns, query);
+        return serveWatch(this.#d, req, res, r, ns, query);
       case 'create': {
-        const body = requireObject(
-          decodeBody(await readBody(req), mediaType(req)),
-        ) as unknown as StoredObject;
-        if (sub === 'binding') return this.#bind(res, r, ns, info.name ?? '', body, dryRun);
+        const validation = fieldValidation(query, 'CreateOptions');
+        const decoded = decodeBodyFields(await readBody(req), mediaType(req), validation !== 'Ignore');
+        const raw = requireObject(decoded.value) as unknown as StoredObject;
+        if (sub === 'binding') return this.#bind(res, r, ns, info.name ?? '', raw, dryRun);
         if (info.name !== undefined) throw new ApiError(methodNotAllowed(groupResource(r), 'create'));
+        const body = validateBody(validation, r, raw, decoded.duplicates, res);
         checkNamespace(body, ns);
         const created = await this.#d.storage.create(
           r,
@@ -106,11 +127,12 @@ export class ResourceHandler {
         return this.#sendObject(req, res, r, 201, created);
       }
       case 'update': {
-        const body = requireObject(
-          decodeBody(await readBody(req), mediaType(req)),
-        ) as unknown as StoredObject;
+        const validation = fieldValidation(query, 'UpdateOptions');
+        const decoded = decodeBodyFields(await readBody(req), mediaType(req), validation !== 'Ignore');
+        const raw = requireObject(decoded.value) as unknown as StoredObject;
         const name = info.name ?? '';
-        if (sub === 'scale') return this.#updateScale(res, r, ns, name, () => body, dryRun);
+        if (sub === 'scale') return this.#updateScale(res, r, ns, name, () => raw, dryRun);
+        const body = validateBody(validation, r, raw, decoded.duplicates, res);
         if (body.metadata.name !== undefined && body.metadata.name !== name) {
           throw new ApiError(
             badRequest(
@@ -148,9 +170,12 @@ export class ResourceHandler {
         if (type === undefined) {
           throw new ApiError(unsupportedMediaType(mediaType(req), Object.keys(patchTypes)));
         }
-        const patch = decodeBody(
+        const validation = fieldValidation(query, 'PatchOptions');
+        const decoded = decodeBodyFields(
           await readBody(req),
           type === 'apply' ? 'application/yaml' : 'application/json',
+          // A JSON patch is a list of operations, not the object: only its result is checked.
+          validation !== 'Ignore' && type !== 'json',
         );
         const name = info.name ?? '';
         const c = ctx();
@@ -165,17 +190,31 @@ export class ResourceHandler {
             r,
             ns,
             name,
-            (scale) => this.#d.patches.apply(type, scale, patch, r, c),
+            (scale) => this.#d.patches.apply(type, scale, decoded.value, r, c),
             dryRun,
           );
         }
+        // An apply patch is the applier's intent, and what field ownership is computed from: check the
+        // patch itself. Other patches are checked on their result, as Kubernetes decodes that.
+        const applied =
+          type === 'apply' ? checkPatched(validation, r, decoded.value, decoded.duplicates) : undefined;
+        let warnings = applied?.warnings ?? [];
         const { object, created } = await this.#d.storage.update(
           r,
           ns,
           name,
           (cur) => {
-            const patched = this.#d.patches.apply(type, cur, patch, r, c);
-            return type === 'apply' ? patched : this.#d.patches.recordUpdate(patched, cur, r, c);
+            if (applied !== undefined) return this.#d.patches.apply(type, cur, applied.value, r, c);
+            const patched = checkPatched(
+              validation,
+              r,
+              this.#d.patches.apply(type, cur, decoded.value, r, c),
+              decoded.duplicates,
+              cur,
+            );
+            // The mutation may run again after a lost compare-and-swap: keep the last run's warnings.
+            warnings = patched.warnings;
+            return this.#d.patches.recordUpdate(patched.value, cur, r, c);
           },
           {
             dryRun,
@@ -183,6 +222,7 @@ export class ResourceHandler {
             ...(sub === 'status' ? { subresource: 'status' as const } : {}),
           },
         );
+        addWarnings(res, warnings);
         return this.#sendObject(req, res, r, created ? 201 : 200, object);
       }
       case 'delete': {
@@ -224,110 +264,7 @@ export class ResourceHandler {
     );
   }
 
-  async #list(
-    req: IncomingMessage,
-    res: ServerResponse,
-    r: ResourceInfo,
-    ns: string | undefined,
-    query: URLSearchParams,
-  ): Promise<number> {
-    const filter = this.#filter(r, query);
-    const limit = Number(query.get('limit') ?? '0');
-    const cont = query.get('continue') ?? undefined;
-    const list = await this.#d.storage.list(r, ns, {
-      ...(Number.isInteger(limit) && limit > 0 ? { limit } : {}),
-      ...(cont === undefined ? {} : { continue: cont }),
-      ...(filter === undefined ? {} : { filter }),
-    });
-    const listMeta = {
-      resourceVersion: list.resourceVersion,
-      ...(list.continue === undefined ? {} : { continue: list.continue }),
-      ...(list.remainingItemCount === undefined ? {} : { remainingItemCount: list.remainingItemCount }),
-    };
-    if (this.#d.tables.wants(req.headers.accept)) {
-      return this.#send(
-        res,
-        200,
-        this.#d.tables.convert(r, list.items, { ...tableOptions(req, this.#d.clock.now()), listMeta }),
-      );
-    }
-    return this.#send(res, 200, {
-      apiVersion: apiVersionOf(r),
-      kind: r.listKind,
-      metadata: listMeta,
-      items: list.items,
-    });
-  }
-
-  async #watch(
-    req: IncomingMessage,
-    res: ServerResponse,
-    r: ResourceInfo,
-    ns: string | undefined,
-    query: URLSearchParams,
-  ): Promise<number> {
-    const filter = this.#filter(r, query);
-    const abort = new AbortController();
-    const onClose = (): void => {
-      abort.abort();
-    };
-    res.on('close', onClose);
-    const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '0');
-    const timer =
-      Number.isFinite(timeoutSeconds) && timeoutSeconds > 0
-        ? this.#d.clock.setTimer(timeoutSeconds * 1000, onClose)
-        : undefined;
-    const asTable = this.#d.tables.wants(req.headers.accept);
-    const rv = query.get('resourceVersion') ?? undefined;
-    const events = watchResource(this.#d.storage.store, r, ns, {
-      ...(rv === undefined ? {} : { resourceVersion: rv }),
-      ...(filter === undefined ? {} : { filter }),
-      signal: abort.signal,
-    });
-    // Validate the resourceVersion (a bad one is a 400 Status) before committing to a 200; then flush
-    // headers at once: clients (client-node's informer) wait for them before they consider the watch up.
-    parseResourceVersion(rv);
-    res.writeHead(200, {
-      'Content-Type': 'application/json',
-      'Cache-Control': 'no-cache, private',
-      'Transfer-Encoding': 'chunked',
-    });
-    res.flushHeaders();
-    let headersSent = false;
-    try {
-      let step = await events.next();
-      while (step.done !== true && !abort.signal.aborted) {
-        const ev = step.value;
-        let object: object = ev.object;
-        if (asTable && ev.type !== 'ERROR') {
-          object = this.#d.tables.convert(r, [ev.object], {
-            ...tableOptions(req, this.#d.clock.now()),
-            omitHeaders: headersSent,
-          });
-          headersSent = true;
-        }
-        if (!res.write(`${JSON.stringify({ type: ev.type, object })}\n`)) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              res.off('drain', done);
-              abort.signal.removeEventListener('abort', done);
-              resolve();
-            };
-            res.once('drain', done);
-            abort.signal.addEventListener('abort', done, { once: true });
-          });
-        }
-        step = await events.next();
-      }
-    } finally {
-      timer?.cancel();
-      res.off('close', onClose);
-      await events.return(undefined);
-      res.end();
-    }
-    return 200;
-  }
-
+  /** pods/binding: validates the Binding object; `bindPod` (pod-binding.ts) does the write and its checks. */
   async #bind(
     res: ServerResponse,
     r: ResourceInfo,
@@ -336,27 +273,19 @@ export class ResourceHandler {
     binding: StoredObject,
     dryRun: boolean,
   ): Promise<number> {
+    if (binding.metadata.name !== undefined && binding.metadata.name !== name) {
+      throw new ApiError(badRequest('name in URL does not match name in Binding object'));
+    }
     const target = binding['target'];
     const nodeName = isPlainObject(target) && typeof target['name'] === 'string' ? target['name'] : '';
-    if (nodeName === '') throw new ApiError(badRequest('binding target name is required'));
-    await this.#d.storage.update(
-      r,
-      ns,
-      name,
-      (pod) => {
-        const spec = (pod.spec ?? {}) as Record<string, unknown>;
-        if (typeof spec['nodeName'] === 'string' && spec['nodeName'] !== '') {
-          throw new ApiError({
-            ...badRequest(''),
-            code: 409,
-            reason: 'Conflict',
-            message: `pod ${name} is already assigned to node "${spec['nodeName']}"`,
-          });
-        }
-        // Binding is the one way spec.nodeName changes on a live pod; validation allows it only from unset.
-        return { ...pod, spec: { ...spec, nodeName } };
-      },
-      { dryRun },
+    if (nodeName === '') {
+      throw new ApiError(invalid({ group: '', kind: 'Binding' }, name, [required('target.name')]));
+    }
+    const { uid, resourceVersion, annotations } = binding.metadata;
+    await bindPod(
+      this.#d.storage.store,
+      { namespace: ns ?? '', name, nodeName, uid, resourceVersion, annotations },
+      { now: this.#d.clock.now(), dryRun },
     );
     return this.#send(res, 201, {
       kind: 'Status',
@@ -451,6 +380,54 @@ export class ResourceHandler {
     sendJson(res, code, body);
     return code;
   }
+}
+
+/** The request's `fieldValidation` directive; an unsupported value is kube-apiserver's 422 on the options. */
+function fieldValidation(
+  query: URLSearchParams,
+  options: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions',
+): FieldValidation {
+  const parsed = parseFieldValidation(query.get('fieldValidation'));
+  if (!parsed.ok) throw new ApiError(invalid({ group: 'meta.k8s.io', kind: options }, '', [parsed.cause]));
+  return parsed.directive;
+}
+
+/**
+ * A create or update body after field validation, unknown fields dropped; warnings go on `res`. A
+ * Strict failure is the 400 kube-apiserver's decoder gives (`Pod in version "v1" cannot be handled…`).
+ */
+function validateBody(
+  directive: FieldValidation,
+  r: ResourceInfo,
+  body: StoredObject,
+  duplicates: readonly string[],
+  res: ServerResponse,
+): StoredObject {
+  const apiVersion = apiVersionOf(r);
+  const result = validateFields({ directive, apiVersion, kind: r.kind, value: body, duplicates });
+  if (!result.ok) throw new ApiError(badRequest(cannotBeHandledAs(apiVersion, r.kind, result.message)));
+  addWarnings(res, result.warnings);
+  return result.value;
+}
+
+/** A patch (apply) or patched object (the rest) after field validation; Strict failures are bare 400s. */
+function checkPatched<T>(
+  directive: FieldValidation,
+  r: ResourceInfo,
+  value: T,
+  duplicates: readonly string[],
+  current?: StoredObject,
+): { value: T; warnings: readonly string[] } {
+  const result = validateFields({
+    directive,
+    apiVersion: apiVersionOf(r),
+    kind: r.kind,
+    value,
+    duplicates,
+    ...(current === undefined ? {} : { current }),
+  });
+  if (!result.ok) throw new ApiError(badRequest(result.message));
+  return result;
 }
 
 function checkNamespace(body: StoredObject, ns: string | undefined): void {

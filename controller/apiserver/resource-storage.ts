@@ -213,7 +213,9 @@ export class ResourceStorage {
       if (
         next.metadata.deletionTimestamp !== undefined &&
         (next.metadata.finalizers ?? []).length === 0 &&
-        !isGracefulPod(r, next)
+        !isGracefulPod(r, next) &&
+        // A terminating namespace stays until the namespace controller has emptied it and cleared spec.finalizers.
+        !(r.kind === 'Namespace' && namespaceFinalizers(next).length > 0)
       ) {
         const del = await this.#storeCall(() => this.#store.delete(key, kv.modRevision));
         if (del.ok)
