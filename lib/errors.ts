@@ -25,6 +25,24 @@ export const errorCodes = {
   API_STATUS: 'BERTH_ERR_API_STATUS',
   /** A certificate, key or signing request is malformed, forged, or of a kind Berth does not accept. */
   CERT_INVALID: 'BERTH_ERR_CERT_INVALID',
+  /** The controller refused a node's join: unknown, expired or revoked token, or a CA that does not match it. */
+  JOIN_REFUSED: 'BERTH_ERR_JOIN_REFUSED',
+  /** The container runtime failed unexpectedly (daemon down, corrupt state); expected negatives are values. */
+  RUNTIME_FAILED: 'BERTH_ERR_RUNTIME_FAILED',
+  /** A registry could not be reached or kept failing (network, 5xx, 429, timeouts) after retries. */
+  IMAGE_REGISTRY: 'BERTH_ERR_IMAGE_REGISTRY',
+  /** A registry refused our credentials (401/403), or none were given where they are needed. */
+  IMAGE_UNAUTHORIZED: 'BERTH_ERR_IMAGE_UNAUTHORIZED',
+  /** Image content does not verify or parse: digest/size mismatch, bad manifest/config, unsupported media type. */
+  IMAGE_INVALID: 'BERTH_ERR_IMAGE_INVALID',
+  /** A layer tar tried to escape its root, or broke a limit (bytes, entries, path length). */
+  IMAGE_LAYER_REJECTED: 'BERTH_ERR_IMAGE_LAYER_REJECTED',
+  /** The node's image store (content, snapshots, metadata) failed: disk full, I/O error, corrupt state. */
+  IMAGE_STORE: 'BERTH_ERR_IMAGE_STORE',
+  /** The CLI could not reach the API server (connection refused, TLS failure, reset) or read its answer. */
+  API_UNREACHABLE: 'BERTH_ERR_API_UNREACHABLE',
+  /** A controller's reconcile could not finish (it is retried with back-off); the cause says why. */
+  RECONCILE_FAILED: 'BERTH_ERR_RECONCILE_FAILED',
 } as const;
 
 export type ErrorCode = (typeof errorCodes)[keyof typeof errorCodes];
