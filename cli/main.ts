@@ -6,8 +6,19 @@
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../lib/errors.js';
 import { berthVersion } from '../lib/version.js';
+import { agentCommand } from './agent-command.js';
+import { hollowCommand } from './hollow-command.js';
+import { imageCommand } from './image-command.js';
 import { serverCommand } from './server-command.js';
+import { tokenCommand } from './token-command.js';
 import { versionCommand } from './version-command.js';
+import { applyCommand } from './verbs/apply-command.js';
+import { deleteCommand } from './verbs/delete-command.js';
+import { describeCommand } from './verbs/describe-command.js';
+import { getCommand } from './verbs/get-command.js';
+import { rolloutCommand } from './verbs/rollout-command.js';
+import { scaleCommand } from './verbs/scale-command.js';
+import { processVerbDeps } from './verbs/verb-support.js';
 
 export function buildProgram(): Command {
   const program = new Command('berth')
@@ -16,7 +27,22 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   program.addCommand(serverCommand());
+  program.addCommand(agentCommand());
+  program.addCommand(hollowCommand());
+  program.addCommand(tokenCommand());
+  program.addCommand(imageCommand());
   program.addCommand(versionCommand());
+  const verbs = processVerbDeps();
+  for (const verb of [
+    applyCommand,
+    getCommand,
+    describeCommand,
+    deleteCommand,
+    scaleCommand,
+    rolloutCommand,
+  ]) {
+    program.addCommand(verb(verbs));
+  }
   return program;
 }
 

@@ -16,14 +16,29 @@ import { createMetricsRegistry } from '../lib/metrics.js';
 import { loadOrCreateServerSecrets } from './bootstrap/server-secrets.js';
 import { ApiServer } from './apiserver/api-server.js';
 import { ApiServerMetrics } from './apiserver/apiserver-metrics.js';
+import { prometheusSdTargets } from './apiserver/prometheus-sd.js';
 import { defaultAdmission } from './apiserver/admission.js';
 import { DefaultPatchEngine, defaultSelectors, defaultTables } from './apiserver/engines.js';
 import { ResourceHandler } from './apiserver/resource-handler.js';
 import { ResourceStorage } from './apiserver/resource-storage.js';
+import { WatchCache, type WatchCacheOptions } from './apiserver/watch-cache.js';
+import { ControllerManager } from './controllers/controller-manager.js';
+import { garbageCollectorController } from './controllers/garbage-collector.js';
+import { namespaceController } from './controllers/namespace-controller.js';
+import { deploymentController } from './controllers/deployment-controller.js';
+import { replicaSetController } from './controllers/replica-set-controller.js';
+import { daemonSetController } from './controllers/daemon-set-controller.js';
+import { jobController } from './controllers/job-controller.js';
+import { nodeLifecycleController } from './controllers/node-lifecycle-controller.js';
+import { podGcController } from './controllers/pod-gc-controller.js';
+import { schedulerController } from './scheduler/scheduler-controller.js';
+import { startServerAgentGateway, type AgentGateway, type AgentListen } from './gateway/agent-gateway.js';
 import { Compactor } from './store/compactor.js';
 import { openEtcdStore } from './store/etcd-store.js';
 import { openSqliteStore } from './store/sqlite-store.js';
 import type { Store } from './store/store.js';
+
+const nodesResource = findResource('', 'v1', 'nodes') as ResourceInfo;
 
 export interface ServerOptions {
   readonly dataDir: string;
@@ -37,6 +52,14 @@ export interface ServerOptions {
   readonly compactionWindowMs?: number;
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Where to serve agents (gRPC, default port 6444); no agent gateway when absent. */
+  readonly agentListen?: AgentListen;
+  /** Watch cache tuning, or false to serve every LIST and WATCH from the store (for comparisons). */
+  readonly watchCache?: false | Omit<WatchCacheOptions, 'store' | 'clock' | 'logger' | 'registry'>;
+  /** Silence after which a node is marked Ready=Unknown (default 8 s; `--node-monitor-grace-period`). */
+  readonly nodeMonitorGracePeriodMs?: number;
+  /** Seconds pods tolerate not-ready/unreachable nodes unless they say otherwise (default 4). */
+  readonly defaultTolerationSeconds?: number;
 }
 
 export interface RunningServer {
@@ -46,6 +69,8 @@ export interface RunningServer {
   readonly adminToken: string;
   readonly caCertPem: string;
   readonly store: Store;
+  /** The agent gateway, when one runs (node heartbeats for the node-lifecycle controller). */
+  readonly agentGateway?: AgentGateway;
   close(): Promise<void>;
 }
 
@@ -69,17 +94,42 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...(opts.compactionWindowMs === undefined ? {} : { windowMs: opts.compactionWindowMs }),
   });
   let server: Server | undefined;
+  let agentGateway: AgentGateway | undefined;
+  let controllers: ControllerManager | undefined;
+  let watchCache: WatchCache | undefined;
   try {
     const storage = new ResourceStorage({ store, clock, admission: defaultAdmission });
     await seedNamespaces(storage);
     compactor.start();
     const registry = createMetricsRegistry();
+    agentGateway = await startServerAgentGateway(opts.agentListen, {
+      storage,
+      ca: { certPem: secrets.caCertPem, keyPem: secrets.caKeyPem },
+      dataDir: opts.dataDir,
+      extraServingHosts: [opts.listenHost],
+      clock,
+      logger: log.child({ component: 'agent-gateway' }),
+      registry,
+    });
+    if (opts.watchCache !== false) {
+      // One store watch feeds every LIST and WATCH (kube-apiserver's cacher); until it has filled,
+      // requests read the store.
+      watchCache = new WatchCache({
+        ...opts.watchCache,
+        store,
+        clock,
+        logger: log.child({ component: 'watch-cache' }),
+        registry,
+      });
+      await watchCache.start();
+    }
     const handler = new ResourceHandler({
       storage,
       clock,
       patches: new DefaultPatchEngine(),
       selectors: defaultSelectors,
       tables: defaultTables,
+      ...(watchCache === undefined ? {} : { watchCache }),
     });
     const api = new ApiServer({
       resources: handler,
@@ -88,6 +138,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       logger: log.child({ component: 'apiserver' }),
       tokens: [{ token: secrets.adminToken, user: 'admin' }],
       serverAddress: `${opts.listenHost}:${opts.listenPort}`,
+      prometheusSd: async (controllerAddress) =>
+        prometheusSdTargets((await storage.list(nodesResource, undefined)).items, controllerAddress),
       ready: async () => {
         try {
           await store.currentRevision();
@@ -107,6 +159,34 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const port = typeof address === 'object' && address !== null ? address.port : opts.listenPort;
     const host = opts.listenHost === '0.0.0.0' || opts.listenHost === '::' ? '127.0.0.1' : opts.listenHost;
     const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    // In-process controllers (garbage collector, namespace deletion) write through the storage.
+    controllers = new ControllerManager({
+      storage,
+      clock,
+      logger: log,
+      metrics: registry,
+      host: hostname(),
+      controllers: [
+        garbageCollectorController(),
+        namespaceController(),
+        schedulerController(),
+        replicaSetController(),
+        deploymentController(),
+        daemonSetController(),
+        jobController(),
+        podGcController(),
+        nodeLifecycleController({
+          ...(agentGateway === undefined ? {} : { heartbeats: agentGateway }),
+          ...(opts.nodeMonitorGracePeriodMs === undefined
+            ? {}
+            : { gracePeriodMs: opts.nodeMonitorGracePeriodMs }),
+          ...(opts.defaultTolerationSeconds === undefined
+            ? {}
+            : { defaultTolerationSeconds: opts.defaultTolerationSeconds }),
+        }),
+      ],
+    });
+    controllers.start();
     log.info({ url, kubeconfig: secrets.kubeconfigPath, store: store.backend }, 'berth server ready');
     return {
       url,
@@ -115,7 +195,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       adminToken: secrets.adminToken,
       caCertPem: secrets.caCertPem,
       store,
+      ...(agentGateway === undefined ? {} : { agentGateway }),
       close: async () => {
+        await agentGateway?.close();
+        await controllers?.close();
+        await watchCache?.stop();
         await new Promise<void>((resolve) => {
           srv.close(() => {
             resolve();
@@ -128,6 +212,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     };
   } catch (err) {
     server?.close();
+    await agentGateway?.close();
+    await controllers?.close();
+    await watchCache?.stop();
     await compactor.stop();
     await store.close();
     throw err;

@@ -23,6 +23,10 @@ export interface BerthServerHandle {
   readonly kubeconfig: string;
   readonly token: string;
   readonly caPem: string;
+  /** The agent gateway's port (agents pass `--gateway 127.0.0.1:<agentPort>`). */
+  readonly agentPort: number;
+  /** The server process's pid (for /proc readings and signals). */
+  readonly pid: number;
   /** Everything the process wrote to stdout/stderr so far. */
   output(): string;
   /** Stops the process (SIGTERM, then SIGKILL); keeps the data dir for a restart. */
@@ -34,15 +38,29 @@ export interface BerthServerHandle {
 export interface StartOptions {
   readonly dataDir?: string;
   readonly port?: number;
+  /** Agent gateway port; a free one unless given (or unless args carry --agent-listen). */
+  readonly agentPort?: number;
   readonly args?: readonly string[];
+  /** Arguments for node itself, before the script (`--cpu-prof`, `--max-old-space-size=…`). */
+  readonly nodeArgs?: readonly string[];
+  /** How long to wait for the server to serve (default 30 s). */
+  readonly readyTimeoutMs?: number;
 }
 
 export async function startBerthServer(opts: StartOptions = {}): Promise<BerthServerHandle> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'berth-server-'));
   const port = opts.port ?? (await freePort());
+  // Never the default 0.0.0.0:6444: tests run side by side on a shared machine.
+  const given = (opts.args ?? []).indexOf('--agent-listen');
+  const agentPort =
+    given >= 0
+      ? Number(/:(\d+)$/.exec(opts.args?.[given + 1] ?? '')?.[1])
+      : (opts.agentPort ?? (await freePort()));
+  const agentArgs = given >= 0 ? [] : ['--agent-listen', `127.0.0.1:${agentPort}`];
   const child = spawn(
     process.execPath,
     [
+      ...(opts.nodeArgs ?? []),
       '--import',
       'tsx',
       join(root, 'cli/main.ts'),
@@ -51,6 +69,7 @@ export async function startBerthServer(opts: StartOptions = {}): Promise<BerthSe
       dataDir,
       '--listen',
       `127.0.0.1:${port}`,
+      ...agentArgs,
       ...(opts.args ?? []),
     ],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -73,13 +92,14 @@ export async function startBerthServer(opts: StartOptions = {}): Promise<BerthSe
     clearTimeout(t);
   };
   const kubeconfig = join(dataDir, 'kubeconfig.yaml');
-  const deadline = Date.now() + 30_000;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`berth server exited with ${child.exitCode}:\n${out}`);
     if (existsSync(kubeconfig) && (await healthy(port))) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`berth server did not become ready in 30 s:\n${out}`);
+      throw new Error(`berth server did not become ready in ${readyTimeoutMs / 1000} s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -90,6 +110,8 @@ export async function startBerthServer(opts: StartOptions = {}): Promise<BerthSe
     kubeconfig,
     token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(),
     caPem: readFileSync(join(dataDir, 'pki', 'ca.crt'), 'utf8'),
+    agentPort,
+    pid: child.pid ?? 0,
     output: () => out,
     stop,
     destroy: async () => {

@@ -1,0 +1,276 @@
+/**
+ * Layer unpacking on worker threads: the same one-pass pipeline as layer-unpacker.ts, split so that
+ * the main thread only downloads, hashes the compressed bytes and keeps the blob, while a worker
+ * (layer-worker.ts) decompresses, hashes the tar and does every filesystem write. A small pool of
+ * workers (one per concurrently unpacked layer) lives as long as the image service; a worker that
+ * failed or was interrupted is terminated and replaced, never reused mid-layer.
+ *
+ * Backpressure: at most `maxChunksInFlight` chunks are outstanding before the worker acknowledges
+ * that its decompressor took them.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { BerthError, errorCodes, type ErrorCode } from '../../lib/errors.js';
+import { DigestHasher, parseDigest } from './digest.js';
+import type { FromWorker, LayerWorkerJob, ToWorker } from './layer-worker.js';
+import type { ExtractStats } from './layer-extractor.js';
+import type { UnpackLayerOptions, UnpackLayerResult } from './layer-unpacker.js';
+import { Limiter } from './limiter.js';
+import { layerCompression } from './manifest.js';
+
+const maxChunksInFlight = 16;
+
+/**
+ * Starts a layer worker: the compiled `layer-worker.js` beside this module, or — running from source
+ * under tsx, whose `--import` hook a worker thread does not get on Node 20 — a two-line bootstrap
+ * that registers tsx in the worker and then loads `layer-worker.ts`.
+ */
+function startWorker(): Worker {
+  const js = new URL('./layer-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return new Worker(js);
+  const ts = new URL('./layer-worker.ts', import.meta.url).href;
+  return new Worker(
+    `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts)}); });`,
+    { eval: true },
+  );
+}
+
+/** Up to `size` layer workers, started on first use and reused; `close()` stops them. */
+export class LayerWorkerPool {
+  readonly #limiter: Limiter;
+  readonly #size: number;
+  readonly #idle: Worker[] = [];
+  readonly #all = new Set<Worker>();
+  #closed = false;
+
+  constructor(size: number) {
+    this.#limiter = new Limiter(size);
+    this.#size = size;
+  }
+
+  /** Runs `fn` with a worker of its own; a worker whose job failed is replaced. */
+  run<T>(fn: (w: Worker) => Promise<T>): Promise<T> {
+    return this.#limiter.run(async () => {
+      if (this.#closed) throw new BerthError(errorCodes.IMAGE_STORE, 'image service is closed');
+      const w = this.#idle.pop() ?? this.#spawn();
+      let healthy = false;
+      try {
+        const r = await fn(w);
+        healthy = true;
+        return r;
+      } finally {
+        if (healthy && !this.#closed) this.#idle.push(w);
+        else await this.#kill(w);
+      }
+    });
+  }
+
+  #spawn(): Worker {
+    const w = startWorker();
+    w.unref();
+    this.#all.add(w);
+    w.once('exit', () => {
+      this.#all.delete(w);
+      const i = this.#idle.indexOf(w);
+      if (i >= 0) this.#idle.splice(i, 1);
+    });
+    return w;
+  }
+
+  async #kill(w: Worker): Promise<void> {
+    this.#all.delete(w);
+    await w.terminate();
+  }
+
+  /** Starts the workers now, so that the first pull does not wait for them; resolves when they are loaded. */
+  async prewarm(): Promise<void> {
+    const started: Worker[] = [];
+    while (this.#all.size < this.#size) {
+      const w = this.#spawn();
+      this.#idle.push(w);
+      started.push(w);
+    }
+    await Promise.all(
+      started.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const done = (): void => {
+              w.off('message', onMessage);
+              resolve();
+            };
+            const onMessage = (m: FromWorker): void => {
+              if (m.type === 'ready') done();
+            };
+            w.on('message', onMessage);
+            w.once('error', done);
+            w.once('exit', done);
+          }),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#idle.length = 0;
+    await Promise.all([...this.#all].map((w) => this.#kill(w)));
+  }
+}
+
+function errorFrom(code: string | undefined, message: string): BerthError {
+  const known = Object.values(errorCodes) as string[];
+  const c =
+    code !== undefined && known.includes(code) ? (code as ErrorCode) : errorCodes.IMAGE_LAYER_REJECTED;
+  return new BerthError(c, message);
+}
+
+/** `unpackLayer`, with decompression and extraction on a pooled worker thread. */
+export async function unpackLayerInWorker(
+  pool: LayerWorkerPool,
+  opts: UnpackLayerOptions,
+): Promise<UnpackLayerResult> {
+  const desc = opts.descriptor;
+  const compression = layerCompression(desc.mediaType);
+  if (compression === undefined) {
+    throw new BerthError(
+      errorCodes.IMAGE_INVALID,
+      `layer ${desc.digest}: unsupported media type ${desc.mediaType}`,
+    );
+  }
+  const compressedAlg = parseDigest(desc.digest);
+  const diffAlg = parseDigest(opts.diffId);
+  if (compressedAlg === undefined || diffAlg === undefined) {
+    throw new BerthError(errorCodes.IMAGE_INVALID, `layer ${desc.digest}: invalid digest or diff_id`);
+  }
+  const job: LayerWorkerJob = {
+    root: opts.extract.root,
+    compression,
+    diffAlgorithm: diffAlg.algorithm,
+    ...(opts.extract.limits === undefined ? {} : { limits: opts.extract.limits }),
+    ...(opts.extract.preserveOwnership === undefined
+      ? {}
+      : { preserveOwnership: opts.extract.preserveOwnership }),
+    ...(opts.extract.allowDevices === undefined ? {} : { allowDevices: opts.extract.allowDevices }),
+  };
+  return pool.run(async (worker) => {
+    const post = (m: ToWorker, transfer?: ArrayBuffer[]): void => {
+      worker.postMessage(m, transfer);
+    };
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    let outcome:
+      | { ok: true; stats: ExtractStats; tarBytes: number; diffId: string }
+      | { ok: false; error: BerthError }
+      | undefined;
+    let settle: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    const onMessage = (m: FromWorker): void => {
+      switch (m.type) {
+        case 'ready':
+          return;
+        case 'ack':
+          inFlight -= m.n;
+          wake?.();
+          return;
+        case 'need-lowers':
+          void (opts.extract.lowerDirs?.() ?? Promise.resolve([])).then(
+            (dirs) => {
+              post({ type: 'lowers', dirs });
+            },
+            () => {
+              post({ type: 'lowers', dirs: [] });
+            },
+          );
+          return;
+        case 'done':
+          outcome = { ok: true, stats: m.stats, tarBytes: m.tarBytes, diffId: m.diffId };
+          settle();
+          wake?.();
+          return;
+        case 'error':
+          outcome = { ok: false, error: errorFrom(m.code, m.message) };
+          settle();
+          wake?.();
+          return;
+      }
+    };
+    const onError = (err: Error): void => {
+      outcome = {
+        ok: false,
+        error: new BerthError(errorCodes.IMAGE_STORE, `layer worker failed: ${err.message}`, { cause: err }),
+      };
+      settle();
+      wake?.();
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    try {
+      post({ type: 'start', job });
+      const hasher = new DigestHasher(compressedAlg.algorithm);
+      for await (const chunk of opts.source) {
+        hasher.update(chunk);
+        opts.writer?.write(chunk);
+        opts.onBytes?.(chunk.byteLength);
+        if (outcome !== undefined) {
+          // The worker gave up. A layer that did not decompress is hashed to the end, to tell a
+          // corrupt blob (digest mismatch, the real cause) from a malformed one; anything else stops now.
+          if (outcome.ok || outcome.error.code !== errorCodes.IMAGE_INVALID) break;
+          continue;
+        }
+        const copy = chunk.slice();
+        inFlight++;
+        post({ type: 'chunk', data: copy }, [copy.buffer]);
+        while (inFlight >= maxChunksInFlight && outcome === undefined) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+        }
+      }
+      if (outcome === undefined) post({ type: 'end' });
+      await finished;
+      const result = outcome as unknown as NonNullable<typeof outcome>;
+      if (!result.ok) {
+        if (
+          result.error.code === errorCodes.IMAGE_INVALID &&
+          hasher.bytes === desc.size &&
+          hasher.finish() !== desc.digest
+        ) {
+          throw new BerthError(
+            errorCodes.IMAGE_INVALID,
+            `layer ${desc.digest}: digest mismatch; the registry served different content`,
+            {
+              cause: result.error,
+            },
+          );
+        }
+        throw result.error;
+      }
+      const got = hasher.finish();
+      if (hasher.bytes !== desc.size || got !== desc.digest) {
+        throw new BerthError(
+          errorCodes.IMAGE_INVALID,
+          hasher.bytes !== desc.size
+            ? `layer ${desc.digest}: got ${hasher.bytes} bytes, descriptor says ${desc.size}`
+            : `layer ${desc.digest}: digest mismatch (got ${got}); the registry served different content`,
+        );
+      }
+      if (result.diffId !== opts.diffId) {
+        throw new BerthError(
+          errorCodes.IMAGE_INVALID,
+          `layer ${desc.digest}: uncompressed content is ${result.diffId}, the image config says diff_id ${opts.diffId}`,
+        );
+      }
+      return { stats: result.stats, tarBytes: result.tarBytes };
+    } catch (err) {
+      // The pool replaces this worker (it may be mid-layer); tell it to stop first.
+      if (outcome === undefined) post({ type: 'abort' });
+      throw err;
+    } finally {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+    }
+  });
+}
