@@ -181,7 +181,7 @@ export class ResourceStorage {
 
   /**
    * Read-modify-write with compare-and-swap, retried on conflict — unless the caller pinned a
-   * resourceVersion (in the object it returns), in which case a stale one is a 409 for the client.
+   * resourceVersion (in the object it returns) that is no longer current: a 409 for the client.
    */
   async update(
     r: ResourceInfo,
@@ -229,7 +229,9 @@ export class ResourceStorage {
         );
         if (result.ok) return { object: decodeObject(result.kv), created: false };
       }
-      if (pinned !== undefined && pinned !== '') throw new ApiError(conflict(groupResource(r), name));
+      // Lost the compare-and-swap: read again. A caller that pinned a resourceVersion gets its 409 from
+      // the check above on the next turn; one whose object merely carried the version it read (a patch
+      // applied to the current object) is retried, as kube-apiserver's patcher does.
     }
     throw new ApiError(conflict(groupResource(r), name, 'too many concurrent writers; try again'));
   }
