@@ -35,7 +35,7 @@ import { parseArgs } from 'node:util';
 import { startHollow, type BerthProcess } from '../test/harness/agent.js';
 import { startBerthServer, type BerthServerHandle } from '../test/harness/berth-server.js';
 import { etcdAvailable, startEtcd, type EtcdHandle } from '../test/harness/etcd.js';
-import { apiAgent, callOk, stream, type ApiEndpoint } from './lib/https-client.js';
+import { apiAgent, callOk, stream, type ApiEndpoint, type Stream } from './lib/https-client.js';
 import { procStats } from './lib/proc-stats.js';
 import { percentile, printTable } from './lib/stats.js';
 
@@ -199,32 +199,50 @@ async function run(
     const allBound = new Promise<void>((resolve) => (onAllBound = resolve));
     let onAllRunning: (() => void) | undefined;
     const allRunning = new Promise<void>((resolve) => (onAllRunning = resolve));
-    const watch = await stream(
-      endpoint,
-      agent,
-      `/api/v1/namespaces/default/pods?watch=true&resourceVersion=${rv}&labelSelector=bench%3Db1`,
-      (line) => {
-        const now = performance.now();
-        const ev = JSON.parse(line) as WatchEvent;
-        const uid = ev.object.metadata?.uid;
-        if (uid === undefined || (ev.type !== 'ADDED' && ev.type !== 'MODIFIED')) return;
-        let t = times.get(uid);
-        if (t === undefined) {
-          t = {};
-          times.set(uid, t);
-        }
-        t.created ??= now;
-        if (t.bound === undefined && (ev.object.spec?.nodeName ?? '') !== '') {
-          t.bound = now;
-          lastBindAt = now;
-          if (++bound === PODS) onAllBound?.();
-        }
-        if (t.running === undefined && ev.object.status?.phase === 'Running') {
-          t.running = now;
-          if (++running === PODS) onAllRunning?.();
-        }
-      },
-    );
+    // The watch resumes from the last revision it saw if the server ends it (a slow watcher is cut
+    // off rather than buffered); what was missed meanwhile is then seen late, so such a run says so.
+    let lastRv = rv;
+    let watchEnds = 0;
+    let closed = false;
+    let watch: Stream | undefined;
+    const onLine = (line: string): void => {
+      const now = performance.now();
+      const ev = JSON.parse(line) as WatchEvent;
+      if (ev.object.metadata?.resourceVersion !== undefined) lastRv = ev.object.metadata.resourceVersion;
+      const uid = ev.object.metadata?.uid;
+      if (uid === undefined || (ev.type !== 'ADDED' && ev.type !== 'MODIFIED')) return;
+      let t = times.get(uid);
+      if (t === undefined) {
+        t = {};
+        times.set(uid, t);
+      }
+      t.created ??= now;
+      if (t.bound === undefined && (ev.object.spec?.nodeName ?? '') !== '') {
+        t.bound = now;
+        lastBindAt = now;
+        if (++bound === PODS) onAllBound?.();
+      }
+      if (t.running === undefined && ev.object.status?.phase === 'Running') {
+        t.running = now;
+        if (++running === PODS) onAllRunning?.();
+      }
+    };
+    const openWatch = async (): Promise<void> => {
+      watch = await stream(
+        endpoint,
+        agent,
+        `/api/v1/namespaces/default/pods?watch=true&allowWatchBookmarks=true&resourceVersion=${lastRv}&labelSelector=bench%3Db1`,
+        onLine,
+        () => {
+          if (closed) return;
+          watchEnds++;
+          openWatch().catch((err: unknown) => {
+            console.error(`\n  watch could not be resumed: ${String(err)}`);
+          });
+        },
+      );
+    };
+    await openWatch();
 
     let rssPeak = 0;
     const sample = async (): Promise<void> => {
@@ -275,7 +293,10 @@ async function run(
     await Promise.race([allRunning, new Promise((r) => setTimeout(r, 120_000))]);
     stopSampling.stop = true;
     await sampling;
-    watch.close();
+    closed = true;
+    watch?.close();
+    if (watchEnds > 0)
+      console.log(`  [${store}] the server ended the bench's watch ${watchEnds} time(s); resumed each time`);
 
     // Durable: a consistent LIST from the store sees every pod bound.
     const listed = JSON.parse(

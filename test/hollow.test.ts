@@ -7,7 +7,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startHollow, type BerthProcess } from './harness/agent.js';
 import { startBerthServer, type BerthServerHandle } from './harness/berth-server.js';
 
@@ -74,15 +77,22 @@ describe('berth hollow', { timeout: 300_000 }, () => {
   let server: BerthServerHandle | undefined;
   let hollow: BerthProcess | undefined;
   const count = 12;
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-hollow-test-'));
 
   before(async () => {
     server = await startBerthServer({ args: ['--log-level', 'warn'] });
-    hollow = await startHollow({ server, count, extraArgs: ['--zones', '3', '--name-prefix', 'hn-'] });
+    hollow = await startHollow({
+      server,
+      count,
+      dataDir,
+      extraArgs: ['--zones', '3', '--name-prefix', 'hn-'],
+    });
   });
 
   after(async () => {
     await hollow?.destroy();
     await server?.destroy();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('registers N Ready nodes with the fake host facts and zone labels', async () => {
@@ -144,7 +154,7 @@ describe('berth hollow', { timeout: 300_000 }, () => {
     hollow = await startHollow({
       server: server!,
       count,
-      dataDir: hollow!.dataDir,
+      dataDir,
       extraArgs: ['--zones', '3', '--name-prefix', 'hn-'],
     });
     await eventually(`${count} Ready nodes`, async () => {

@@ -116,6 +116,17 @@ describe('registry faults', { skip }, () => {
     assert.ok(proxy.requests.filter((x) => isLayer(x.path)).length >= 2);
   });
 
+  it('a pull slower than the total timeout fails with a clear message and leaves nothing', async () => {
+    const t = await open({ pullTimeoutMs: 700, noProgressTimeoutMs: 60_000 });
+    proxy.setFaults((r) => (isLayer(r.path) ? { kind: 'stall', afterBytes: 100_000 } : undefined));
+    const started = Date.now();
+    const r = await t.service.pull(ref());
+    assert.equal(r.ok, false);
+    assert.match(r.message, /pull took longer than 1 s/);
+    assert.ok(Date.now() - started < 10_000);
+    assertNothingStored(t);
+  });
+
   it('503 with Retry-After and 429 are retried', async () => {
     const t = await open();
     proxy.requests.length = 0;

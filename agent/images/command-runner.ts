@@ -1,5 +1,5 @@
 /**
- * Running helper programs (`docker-credential-*`, `mknod`, `setfattr`, `sync`) for the image service,
+ * Running helper programs (`docker-credential-*`, `tar`, `setfattr`, `sync`) for the image service,
  * behind an interface so that tests can script them. Programs are always run with an argument vector,
  * never through a shell string built from data, and never from a path inside an image.
  */
@@ -17,7 +17,7 @@ export interface CommandRunner {
   run(
     file: string,
     args: readonly string[],
-    opts?: { readonly input?: string; readonly signal?: AbortSignal },
+    opts?: { readonly input?: string | Uint8Array; readonly signal?: AbortSignal },
   ): Promise<CommandResult>;
 }
 

@@ -606,6 +606,8 @@ export class LocalImageService implements ImageService, RootfsProvider {
 
   /** Writes the named images as one archive (OCI layout + Docker manifest.json). */
   async exportArchive(refs: readonly string[], output: Writable): Promise<void> {
+    // Compressed layers of a pull that just returned may still be on their way into the content store.
+    await this.#puller.idle();
     const images: StoredImage[] = [];
     for (const r of refs) {
       const img = this.#db.findImage(r);

@@ -675,6 +675,10 @@ export class RegistryClient {
     }
     // The spec's minimum lifetime is 60 s; keep a 10 s margin so a token never expires in flight.
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+    if (this.#tokens.size >= 256) {
+      const now = this.#clock.now();
+      for (const [k, v] of this.#tokens) if (v.expiresAt <= now) this.#tokens.delete(k);
+    }
     this.#tokens.set(key, { token, expiresAt: this.#clock.now() + Math.max(0, lifetime - 10) * 1000 });
     return token;
   }

@@ -54,16 +54,22 @@ export class LayerWorkerPool {
     return this.#limiter.run(async () => {
       if (this.#closed) throw new BerthError(errorCodes.IMAGE_STORE, 'image service is closed');
       const w = this.#idle.pop() ?? this.#spawn();
-      let healthy = false;
+      let r: T;
       try {
-        const r = await fn(w);
-        healthy = true;
-        return r;
-      } finally {
-        if (healthy && !this.#closed) this.#idle.push(w);
-        else await this.#kill(w);
+        r = await fn(w);
+      } catch (err) {
+        await this.#kill(w);
+        throw err;
       }
+      // close() may have run while the layer was unpacked.
+      if (this.#isClosed()) await this.#kill(w);
+      else this.#idle.push(w);
+      return r;
     });
+  }
+
+  #isClosed(): boolean {
+    return this.#closed;
   }
 
   #spawn(): Worker {
@@ -157,11 +163,13 @@ export async function unpackLayerInWorker(
       worker.postMessage(m, transfer);
     };
     let inFlight = 0;
-    let wake: (() => void) | undefined;
-    let outcome:
-      | { ok: true; stats: ExtractStats; tarBytes: number; diffId: string }
-      | { ok: false; error: BerthError }
-      | undefined;
+    // Set by the message handlers, read by the pump below (an object, so flow analysis sees it change).
+    const st: {
+      wake?: (() => void) | undefined;
+      outcome?:
+        | { ok: true; stats: ExtractStats; tarBytes: number; diffId: string }
+        | { ok: false; error: BerthError };
+    } = {};
     let settle: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => {
       settle = resolve;
@@ -172,7 +180,7 @@ export async function unpackLayerInWorker(
           return;
         case 'ack':
           inFlight -= m.n;
-          wake?.();
+          st.wake?.();
           return;
         case 'need-lowers':
           void (opts.extract.lowerDirs?.() ?? Promise.resolve([])).then(
@@ -185,24 +193,24 @@ export async function unpackLayerInWorker(
           );
           return;
         case 'done':
-          outcome = { ok: true, stats: m.stats, tarBytes: m.tarBytes, diffId: m.diffId };
+          st.outcome = { ok: true, stats: m.stats, tarBytes: m.tarBytes, diffId: m.diffId };
           settle();
-          wake?.();
+          st.wake?.();
           return;
         case 'error':
-          outcome = { ok: false, error: errorFrom(m.code, m.message) };
+          st.outcome = { ok: false, error: errorFrom(m.code, m.message) };
           settle();
-          wake?.();
+          st.wake?.();
           return;
       }
     };
     const onError = (err: Error): void => {
-      outcome = {
+      st.outcome = {
         ok: false,
         error: new BerthError(errorCodes.IMAGE_STORE, `layer worker failed: ${err.message}`, { cause: err }),
       };
       settle();
-      wake?.();
+      st.wake?.();
     };
     worker.on('message', onMessage);
     worker.on('error', onError);
@@ -213,6 +221,7 @@ export async function unpackLayerInWorker(
         hasher.update(chunk);
         opts.writer?.write(chunk);
         opts.onBytes?.(chunk.byteLength);
+        const outcome = st.outcome;
         if (outcome !== undefined) {
           // The worker gave up. A layer that did not decompress is hashed to the end, to tell a
           // corrupt blob (digest mismatch, the real cause) from a malformed one; anything else stops now.
@@ -222,16 +231,18 @@ export async function unpackLayerInWorker(
         const copy = chunk.slice();
         inFlight++;
         post({ type: 'chunk', data: copy }, [copy.buffer]);
-        while (inFlight >= maxChunksInFlight && outcome === undefined) {
+        while (inFlight >= maxChunksInFlight && st.outcome === undefined) {
           await new Promise<void>((resolve) => {
-            wake = resolve;
+            st.wake = resolve;
           });
-          wake = undefined;
+          st.wake = undefined;
         }
       }
-      if (outcome === undefined) post({ type: 'end' });
+      if (st.outcome === undefined) post({ type: 'end' });
       await finished;
-      const result = outcome as unknown as NonNullable<typeof outcome>;
+      const result = st.outcome;
+      if (result === undefined)
+        throw new BerthError(errorCodes.IMAGE_STORE, 'layer worker ended without a result');
       if (!result.ok) {
         if (
           result.error.code === errorCodes.IMAGE_INVALID &&
@@ -266,7 +277,7 @@ export async function unpackLayerInWorker(
       return { stats: result.stats, tarBytes: result.tarBytes };
     } catch (err) {
       // The pool replaces this worker (it may be mid-layer); tell it to stop first.
-      if (outcome === undefined) post({ type: 'abort' });
+      if (st.outcome === undefined) post({ type: 'abort' });
       throw err;
     } finally {
       worker.off('message', onMessage);

@@ -48,6 +48,7 @@ export interface StartOptions {
 }
 
 export async function startBerthServer(opts: StartOptions = {}): Promise<BerthServerHandle> {
+  const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'berth-server-'));
   const port = opts.port ?? (await freePort());
   // Never the default 0.0.0.0:6444: tests run side by side on a shared machine.
@@ -95,10 +96,14 @@ export async function startBerthServer(opts: StartOptions = {}): Promise<BerthSe
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`berth server exited with ${child.exitCode}:\n${out}`);
+    if (child.exitCode !== null) {
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
+      throw new Error(`berth server exited with ${child.exitCode}:\n${out}`);
+    }
     if (existsSync(kubeconfig) && (await healthy(port))) break;
     if (Date.now() > deadline) {
       await stop();
+      if (ownDir) rmSync(dataDir, { recursive: true, force: true });
       throw new Error(`berth server did not become ready in ${readyTimeoutMs / 1000} s:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 100));
