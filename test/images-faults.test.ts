@@ -74,16 +74,18 @@ describe('registry faults', { skip }, () => {
     for (const s of services) await s.close();
   });
 
-  it('corrupted blob: digest mismatch error, nothing stored', async () => {
-    const t = await open({ maxAttempts: 2 });
-    proxy.setFaults((r) => (isLayer(r.path) ? { kind: 'corrupt' } : undefined));
-    const r = await t.service.pull(ref());
-    assert.equal(r.ok, false);
-    assert.equal(r.reason, 'Failed');
-    assert.match(r.message, /layer sha256:[0-9a-f]{64}: digest mismatch/);
-    assertNothingStored(t);
-    assert.equal((await t.service.list()).length, 0);
-  });
+  for (const unpackInWorkers of [false, true]) {
+    it(`corrupted blob: digest mismatch error, nothing stored (${unpackInWorkers ? 'worker threads' : 'in-process'})`, async () => {
+      const t = await open({ maxAttempts: 2, unpackInWorkers });
+      proxy.setFaults((r) => (isLayer(r.path) ? { kind: 'corrupt' } : undefined));
+      const r = await t.service.pull(ref());
+      assert.equal(r.ok, false);
+      assert.equal(r.reason, 'Failed');
+      assert.match(r.message, /layer sha256:[0-9a-f]{64}: digest mismatch/);
+      assertNothingStored(t);
+      assert.equal((await t.service.list()).length, 0);
+    });
+  }
 
   it('blob cut off midway: resumed with Range', async () => {
     const t = await open();

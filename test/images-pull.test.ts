@@ -229,12 +229,12 @@ describe('image pulls from a real registry', { skip }, () => {
   });
 
   it('unpacks the same tree in-process as on worker threads', { skip: noOverlay }, async () => {
-    const s = await openTestImageService({ unpackInWorkers: false });
+    const s = await openTestImageService({ unpackInWorkers: true });
     try {
       const ref = `${reg.host}/berth/whiteouts`;
       assert.ok((await s.service.pull(ref)).ok);
-      const a = await s.service.prepareRootfs(ref, 'in-process');
-      const b = await t.service.prepareRootfs(ref, 'on-workers');
+      const a = await s.service.prepareRootfs(ref, 'on-workers');
+      const b = await t.service.prepareRootfs(ref, 'in-process');
       assert.ok(a.ok && b.ok);
       assert.deepEqual(readTree(s.mount(a.rootfs)), readTree(t.mount(b.rootfs)));
     } finally {

@@ -33,6 +33,8 @@ export interface ContentWriter {
   write(chunk: Uint8Array): void;
   /** Bytes written so far. */
   readonly bytes: number;
+  /** Digest and size of what was written (ends hashing: call after the last write). */
+  written(): BlobInfo;
   /** Verifies, fsyncs and publishes the blob; returns its digest and size. Throws `IMAGE_INVALID` on mismatch (and removes the file). */
   commit(): Promise<BlobInfo>;
   /** Removes the partial file. Idempotent. */
@@ -158,6 +160,11 @@ export class ContentStore {
       throw storeError(`content store: cannot create ingest file`, err);
     }
     const hasher = new DigestHasher(algorithm);
+    let final: BlobInfo | undefined;
+    const written = (): BlobInfo => {
+      final ??= { size: hasher.bytes, digest: hasher.finish() };
+      return final;
+    };
     let done = false;
     const closeFd = (): void => {
       if (fd !== undefined) {
@@ -172,7 +179,8 @@ export class ContentStore {
     };
     return {
       write: (chunk) => {
-        if (done || fd === undefined) throw storeError('content store: write after commit/abort');
+        if (done || fd === undefined || final !== undefined)
+          throw storeError('content store: write after commit/abort');
         if (expected !== undefined && hasher.bytes + chunk.byteLength > expected.size) {
           throw new BerthError(
             errorCodes.IMAGE_INVALID,
@@ -186,11 +194,11 @@ export class ContentStore {
       get bytes() {
         return hasher.bytes;
       },
+      written,
       commit: async () => {
         if (done || fd === undefined) throw storeError('content store: commit after commit/abort');
         done = true;
-        const size = hasher.bytes;
-        const digest = hasher.finish();
+        const { size, digest } = written();
         try {
           if (expected !== undefined && (size !== expected.size || digest !== expected.digest)) {
             throw new BerthError(

@@ -7,6 +7,9 @@
  *
  * Backpressure: at most `maxChunksInFlight` chunks are outstanding before the worker acknowledges
  * that its decompressor took them.
+ *
+ * Opt-in (`unpackInWorkers`): on the 2-core reference box it used ~15% more CPU than unpacking in the
+ * calling thread and neither shortened pulls nor the event-loop delay they cause.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -218,8 +221,8 @@ export async function unpackLayerInWorker(
       post({ type: 'start', job });
       const hasher = new DigestHasher(compressedAlg.algorithm);
       for await (const chunk of opts.source) {
-        hasher.update(chunk);
-        opts.writer?.write(chunk);
+        if (opts.writer === undefined) hasher.update(chunk);
+        else opts.writer.write(chunk);
         opts.onBytes?.(chunk.byteLength);
         const outcome = st.outcome;
         if (outcome !== undefined) {
@@ -243,11 +246,13 @@ export async function unpackLayerInWorker(
       const result = st.outcome;
       if (result === undefined)
         throw new BerthError(errorCodes.IMAGE_STORE, 'layer worker ended without a result');
+      const seen =
+        opts.writer === undefined ? { size: hasher.bytes, digest: hasher.finish() } : opts.writer.written();
       if (!result.ok) {
         if (
           result.error.code === errorCodes.IMAGE_INVALID &&
-          hasher.bytes === desc.size &&
-          hasher.finish() !== desc.digest
+          seen.size === desc.size &&
+          seen.digest !== desc.digest
         ) {
           throw new BerthError(
             errorCodes.IMAGE_INVALID,
@@ -259,13 +264,12 @@ export async function unpackLayerInWorker(
         }
         throw result.error;
       }
-      const got = hasher.finish();
-      if (hasher.bytes !== desc.size || got !== desc.digest) {
+      if (seen.size !== desc.size || seen.digest !== desc.digest) {
         throw new BerthError(
           errorCodes.IMAGE_INVALID,
-          hasher.bytes !== desc.size
-            ? `layer ${desc.digest}: got ${hasher.bytes} bytes, descriptor says ${desc.size}`
-            : `layer ${desc.digest}: digest mismatch (got ${got}); the registry served different content`,
+          seen.size !== desc.size
+            ? `layer ${desc.digest}: got ${seen.size} bytes, descriptor says ${desc.size}`
+            : `layer ${desc.digest}: digest mismatch (got ${seen.digest}); the registry served different content`,
         );
       }
       if (result.diffId !== opts.diffId) {
