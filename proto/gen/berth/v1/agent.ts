@@ -173,10 +173,85 @@ export interface Ack {
 }
 
 export interface ControllerMessage {
-  kind?: { $case: "podSnapshot"; podSnapshot: PodSnapshot } | { $case: "podChange"; podChange: PodChange } | {
-    $case: "ping";
-    ping: Ping;
-  } | undefined;
+  kind?:
+    | { $case: "podSnapshot"; podSnapshot: PodSnapshot }
+    | { $case: "podChange"; podChange: PodChange }
+    | { $case: "ping"; ping: Ping }
+    | { $case: "nodeConfig"; nodeConfig: NodeConfig }
+    | { $case: "streamOpen"; streamOpen: StreamOpen }
+    | undefined;
+}
+
+/** Node settings the controller decides, sent after Register and again whenever they change. */
+export interface NodeConfig {
+  /** The node's pod address range (Node spec.podCIDR), e.g. "10.42.3.0/24"; empty until assigned. */
+  podCidr: string;
+  /** The whole cluster's pod range, e.g. "10.42.0.0/16". */
+  clusterCidr: string;
+}
+
+/** The controller wants a byte stream (kubectl logs / exec): the agent opens Tunnel with `stream_id`. */
+export interface StreamOpen {
+  streamId: string;
+  request?: { $case: "logs"; logs: LogRequest } | { $case: "exec"; exec: ExecRequest } | undefined;
+}
+
+/** GET /api/v1/namespaces/NS/pods/NAME/log, resolved to a pod uid by the controller. */
+export interface LogRequest {
+  namespace: string;
+  podName: string;
+  podUid: string;
+  container: string;
+  follow: boolean;
+  previous: boolean;
+  timestamps: boolean;
+  /** -1: all lines. */
+  tailLines: number;
+  /** 0: no limit. */
+  sinceSeconds: number;
+  /** ms since the epoch; 0: not set. */
+  sinceTimeMs: number;
+  /** 0: no limit. */
+  limitBytes: number;
+}
+
+/** POST/GET .../pods/NAME/exec (and attach when `attach` is set). */
+export interface ExecRequest {
+  namespace: string;
+  podName: string;
+  podUid: string;
+  container: string;
+  command: string[];
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+  attach: boolean;
+}
+
+/**
+ * One frame of a tunnel. Channels are those of v5.channel.k8s.io: 0 stdin, 1 stdout, 2 stderr,
+ * 3 error (a JSON metav1.Status, sent once at the end of an exec), 4 resize (JSON {Width,Height}).
+ */
+export interface TunnelFrame {
+  /** Set in the agent's first frame only. */
+  streamId: string;
+  channel: number;
+  data: Buffer;
+  /** The sender will send nothing more on `channel` (stdin closed, stream ended). */
+  close: boolean;
+}
+
+export interface GetObjectRequest {
+  /** "ConfigMap" or "Secret". */
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+export interface GetObjectResponse {
+  found: boolean;
+  objectJson: Buffer;
 }
 
 /** Every pod bound to the node at `revision`; pods the agent has that are not listed are gone. */
@@ -1389,6 +1464,12 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
       case "ping":
         Ping.encode(message.kind.ping, writer.uint32(26).fork()).join();
         break;
+      case "nodeConfig":
+        NodeConfig.encode(message.kind.nodeConfig, writer.uint32(34).fork()).join();
+        break;
+      case "streamOpen":
+        StreamOpen.encode(message.kind.streamOpen, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1430,6 +1511,22 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
             message.kind = { $case: "ping", ping: Ping.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = { $case: "nodeConfig", nodeConfig: NodeConfig.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.kind = { $case: "streamOpen", streamOpen: StreamOpen.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1466,7 +1563,777 @@ export const ControllerMessage: MessageFns<ControllerMessage> = {
         }
         break;
       }
+      case "nodeConfig": {
+        if (object.kind?.nodeConfig !== undefined && object.kind?.nodeConfig !== null) {
+          message.kind = { $case: "nodeConfig", nodeConfig: NodeConfig.fromPartial(object.kind.nodeConfig) };
+        }
+        break;
+      }
+      case "streamOpen": {
+        if (object.kind?.streamOpen !== undefined && object.kind?.streamOpen !== null) {
+          message.kind = { $case: "streamOpen", streamOpen: StreamOpen.fromPartial(object.kind.streamOpen) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseNodeConfig(): NodeConfig {
+  return { podCidr: "", clusterCidr: "" };
+}
+
+export const NodeConfig: MessageFns<NodeConfig> = {
+  encode(message: NodeConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.podCidr !== "") {
+      writer.uint32(10).string(message.podCidr);
+    }
+    if (message.clusterCidr !== "") {
+      writer.uint32(18).string(message.clusterCidr);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNodeConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.podCidr = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.clusterCidr = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<NodeConfig>, I>>(base?: I): NodeConfig {
+    return NodeConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NodeConfig>, I>>(object: I): NodeConfig {
+    const message = createBaseNodeConfig();
+    message.podCidr = object.podCidr ?? "";
+    message.clusterCidr = object.clusterCidr ?? "";
+    return message;
+  },
+};
+
+function createBaseStreamOpen(): StreamOpen {
+  return { streamId: "", request: undefined };
+}
+
+export const StreamOpen: MessageFns<StreamOpen> = {
+  encode(message: StreamOpen, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamId !== "") {
+      writer.uint32(10).string(message.streamId);
+    }
+    switch (message.request?.$case) {
+      case "logs":
+        LogRequest.encode(message.request.logs, writer.uint32(18).fork()).join();
+        break;
+      case "exec":
+        ExecRequest.encode(message.request.exec, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamOpen {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamOpen();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = { $case: "logs", logs: LogRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.request = { $case: "exec", exec: ExecRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<StreamOpen>, I>>(base?: I): StreamOpen {
+    return StreamOpen.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamOpen>, I>>(object: I): StreamOpen {
+    const message = createBaseStreamOpen();
+    message.streamId = object.streamId ?? "";
+    switch (object.request?.$case) {
+      case "logs": {
+        if (object.request?.logs !== undefined && object.request?.logs !== null) {
+          message.request = { $case: "logs", logs: LogRequest.fromPartial(object.request.logs) };
+        }
+        break;
+      }
+      case "exec": {
+        if (object.request?.exec !== undefined && object.request?.exec !== null) {
+          message.request = { $case: "exec", exec: ExecRequest.fromPartial(object.request.exec) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseLogRequest(): LogRequest {
+  return {
+    namespace: "",
+    podName: "",
+    podUid: "",
+    container: "",
+    follow: false,
+    previous: false,
+    timestamps: false,
+    tailLines: 0,
+    sinceSeconds: 0,
+    sinceTimeMs: 0,
+    limitBytes: 0,
+  };
+}
+
+export const LogRequest: MessageFns<LogRequest> = {
+  encode(message: LogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.podName !== "") {
+      writer.uint32(18).string(message.podName);
+    }
+    if (message.podUid !== "") {
+      writer.uint32(26).string(message.podUid);
+    }
+    if (message.container !== "") {
+      writer.uint32(34).string(message.container);
+    }
+    if (message.follow !== false) {
+      writer.uint32(40).bool(message.follow);
+    }
+    if (message.previous !== false) {
+      writer.uint32(48).bool(message.previous);
+    }
+    if (message.timestamps !== false) {
+      writer.uint32(56).bool(message.timestamps);
+    }
+    if (message.tailLines !== 0) {
+      writer.uint32(64).int64(message.tailLines);
+    }
+    if (message.sinceSeconds !== 0) {
+      writer.uint32(72).int64(message.sinceSeconds);
+    }
+    if (message.sinceTimeMs !== 0) {
+      writer.uint32(80).int64(message.sinceTimeMs);
+    }
+    if (message.limitBytes !== 0) {
+      writer.uint32(88).int64(message.limitBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.podName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.podUid = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.previous = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.timestamps = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.tailLines = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.sinceSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.sinceTimeMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.limitBytes = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<LogRequest>, I>>(base?: I): LogRequest {
+    return LogRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LogRequest>, I>>(object: I): LogRequest {
+    const message = createBaseLogRequest();
+    message.namespace = object.namespace ?? "";
+    message.podName = object.podName ?? "";
+    message.podUid = object.podUid ?? "";
+    message.container = object.container ?? "";
+    message.follow = object.follow ?? false;
+    message.previous = object.previous ?? false;
+    message.timestamps = object.timestamps ?? false;
+    message.tailLines = object.tailLines ?? 0;
+    message.sinceSeconds = object.sinceSeconds ?? 0;
+    message.sinceTimeMs = object.sinceTimeMs ?? 0;
+    message.limitBytes = object.limitBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseExecRequest(): ExecRequest {
+  return {
+    namespace: "",
+    podName: "",
+    podUid: "",
+    container: "",
+    command: [],
+    stdin: false,
+    stdout: false,
+    stderr: false,
+    tty: false,
+    attach: false,
+  };
+}
+
+export const ExecRequest: MessageFns<ExecRequest> = {
+  encode(message: ExecRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.namespace !== "") {
+      writer.uint32(10).string(message.namespace);
+    }
+    if (message.podName !== "") {
+      writer.uint32(18).string(message.podName);
+    }
+    if (message.podUid !== "") {
+      writer.uint32(26).string(message.podUid);
+    }
+    if (message.container !== "") {
+      writer.uint32(34).string(message.container);
+    }
+    for (const v of message.command) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.stdin !== false) {
+      writer.uint32(48).bool(message.stdin);
+    }
+    if (message.stdout !== false) {
+      writer.uint32(56).bool(message.stdout);
+    }
+    if (message.stderr !== false) {
+      writer.uint32(64).bool(message.stderr);
+    }
+    if (message.tty !== false) {
+      writer.uint32(72).bool(message.tty);
+    }
+    if (message.attach !== false) {
+      writer.uint32(80).bool(message.attach);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.podName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.podUid = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.stdin = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.stdout = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.stderr = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.tty = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.attach = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<ExecRequest>, I>>(base?: I): ExecRequest {
+    return ExecRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecRequest>, I>>(object: I): ExecRequest {
+    const message = createBaseExecRequest();
+    message.namespace = object.namespace ?? "";
+    message.podName = object.podName ?? "";
+    message.podUid = object.podUid ?? "";
+    message.container = object.container ?? "";
+    message.command = object.command?.map((e) => e) || [];
+    message.stdin = object.stdin ?? false;
+    message.stdout = object.stdout ?? false;
+    message.stderr = object.stderr ?? false;
+    message.tty = object.tty ?? false;
+    message.attach = object.attach ?? false;
+    return message;
+  },
+};
+
+function createBaseTunnelFrame(): TunnelFrame {
+  return { streamId: "", channel: 0, data: Buffer.alloc(0), close: false };
+}
+
+export const TunnelFrame: MessageFns<TunnelFrame> = {
+  encode(message: TunnelFrame, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.streamId !== "") {
+      writer.uint32(10).string(message.streamId);
+    }
+    if (message.channel !== 0) {
+      writer.uint32(16).uint32(message.channel);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(26).bytes(message.data);
+    }
+    if (message.close !== false) {
+      writer.uint32(32).bool(message.close);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TunnelFrame {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTunnelFrame();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.streamId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.channel = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.close = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<TunnelFrame>, I>>(base?: I): TunnelFrame {
+    return TunnelFrame.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TunnelFrame>, I>>(object: I): TunnelFrame {
+    const message = createBaseTunnelFrame();
+    message.streamId = object.streamId ?? "";
+    message.channel = object.channel ?? 0;
+    message.data = object.data ?? Buffer.alloc(0);
+    message.close = object.close ?? false;
+    return message;
+  },
+};
+
+function createBaseGetObjectRequest(): GetObjectRequest {
+  return { kind: "", namespace: "", name: "" };
+}
+
+export const GetObjectRequest: MessageFns<GetObjectRequest> = {
+  encode(message: GetObjectRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.namespace !== "") {
+      writer.uint32(18).string(message.namespace);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetObjectRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetObjectRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetObjectRequest>, I>>(base?: I): GetObjectRequest {
+    return GetObjectRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetObjectRequest>, I>>(object: I): GetObjectRequest {
+    const message = createBaseGetObjectRequest();
+    message.kind = object.kind ?? "";
+    message.namespace = object.namespace ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseGetObjectResponse(): GetObjectResponse {
+  return { found: false, objectJson: Buffer.alloc(0) };
+}
+
+export const GetObjectResponse: MessageFns<GetObjectResponse> = {
+  encode(message: GetObjectResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.found !== false) {
+      writer.uint32(8).bool(message.found);
+    }
+    if (message.objectJson.length !== 0) {
+      writer.uint32(18).bytes(message.objectJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetObjectResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetObjectResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.found = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.objectJson = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<GetObjectResponse>, I>>(base?: I): GetObjectResponse {
+    return GetObjectResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetObjectResponse>, I>>(object: I): GetObjectResponse {
+    const message = createBaseGetObjectResponse();
+    message.found = object.found ?? false;
+    message.objectJson = object.objectJson ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -1726,16 +2593,69 @@ export const AgentGatewayService = {
     responseSerialize: (value: ControllerMessage): Buffer => Buffer.from(ControllerMessage.encode(value).finish()),
     responseDeserialize: (value: Buffer): ControllerMessage => ControllerMessage.decode(value),
   },
+  /**
+   * A byte stream the controller asked for with StreamOpen (logs, exec): the agent opens it, names the
+   * stream in its first frame, then both sides send frames until either closes.
+   */
+  tunnel: {
+    path: "/berth.v1.AgentGateway/Tunnel" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: TunnelFrame): Buffer => Buffer.from(TunnelFrame.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TunnelFrame => TunnelFrame.decode(value),
+    responseSerialize: (value: TunnelFrame): Buffer => Buffer.from(TunnelFrame.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TunnelFrame => TunnelFrame.decode(value),
+  },
+  /** A ConfigMap or Secret that a pod bound to this node references (volumes, env); others are refused. */
+  getObject: {
+    path: "/berth.v1.AgentGateway/GetObject" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetObjectRequest): Buffer => Buffer.from(GetObjectRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetObjectRequest => GetObjectRequest.decode(value),
+    responseSerialize: (value: GetObjectResponse): Buffer => Buffer.from(GetObjectResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetObjectResponse => GetObjectResponse.decode(value),
+  },
 } as const;
 
 export interface AgentGatewayServer extends UntypedServiceImplementation {
   connect: handleBidiStreamingCall<AgentMessage, ControllerMessage>;
+  /**
+   * A byte stream the controller asked for with StreamOpen (logs, exec): the agent opens it, names the
+   * stream in its first frame, then both sides send frames until either closes.
+   */
+  tunnel: handleBidiStreamingCall<TunnelFrame, TunnelFrame>;
+  /** A ConfigMap or Secret that a pod bound to this node references (volumes, env); others are refused. */
+  getObject: handleUnaryCall<GetObjectRequest, GetObjectResponse>;
 }
 
 export interface AgentGatewayClient extends Client {
   connect(): ClientDuplexStream<AgentMessage, ControllerMessage>;
   connect(options: Partial<CallOptions>): ClientDuplexStream<AgentMessage, ControllerMessage>;
   connect(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<AgentMessage, ControllerMessage>;
+  /**
+   * A byte stream the controller asked for with StreamOpen (logs, exec): the agent opens it, names the
+   * stream in its first frame, then both sides send frames until either closes.
+   */
+  tunnel(): ClientDuplexStream<TunnelFrame, TunnelFrame>;
+  tunnel(options: Partial<CallOptions>): ClientDuplexStream<TunnelFrame, TunnelFrame>;
+  tunnel(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<TunnelFrame, TunnelFrame>;
+  /** A ConfigMap or Secret that a pod bound to this node references (volumes, env); others are refused. */
+  getObject(
+    request: GetObjectRequest,
+    callback: (error: ServiceError | null, response: GetObjectResponse) => void,
+  ): ClientUnaryCall;
+  getObject(
+    request: GetObjectRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetObjectResponse) => void,
+  ): ClientUnaryCall;
+  getObject(
+    request: GetObjectRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetObjectResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AgentGatewayClient = makeGenericClientConstructor(
