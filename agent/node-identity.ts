@@ -19,7 +19,7 @@ import { certificateInfo, verifyChain } from '../lib/pki/certificate-info.js';
 import { createCsr } from '../lib/pki/csr.js';
 import { keyMatchesCertificate } from '../lib/pki/keys.js';
 import { caCertHash, parseNodeToken } from '../lib/pki/node-token.js';
-import { writeFileAtomic } from '../controller/bootstrap/atomic-write.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 import { NodeJoinClient, type JoinResponse } from '../proto/gen/berth/v1/agent.js';
 import { fetchPinnedCa } from './ca-pinning.js';
 

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { execCommandRunner } from '../agent/images/command-runner.js';
+import { execCommandRunner } from '../lib/command-runner.js';
 import { extractLayer } from '../agent/images/layer-extractor.js';
 import { makeTar, type TarEntry } from '../test/harness/images.js';
 import { median, printTable } from './lib/stats.js';

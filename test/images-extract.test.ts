@@ -30,7 +30,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { isBerthError, errorCodes } from '../lib/errors.js';
-import { execCommandRunner } from '../agent/images/command-runner.js';
+import { execCommandRunner } from '../lib/command-runner.js';
 import { extractLayer, type ExtractLimits } from '../agent/images/layer-extractor.js';
 import { unpackLayer } from '../agent/images/layer-unpacker.js';
 import { sha256Digest } from '../agent/images/digest.js';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CommandRunner } from './command-runner.js';
+import type { CommandRunner } from '../../lib/command-runner.js';
 import {
   credentialsFromPullSecret,
   dockerConfigCredentials,

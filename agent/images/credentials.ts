@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { BerthError, errorCodes } from '../../lib/errors.js';
-import type { CommandRunner } from './command-runner.js';
+import type { CommandRunner } from '../../lib/command-runner.js';
 import type { RegistryCredentials } from './image-service.js';
 
 /** A Docker client config, parsed. */

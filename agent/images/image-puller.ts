@@ -21,7 +21,7 @@
 import type { Clock } from '../../lib/clock.js';
 import { BerthError, errorCodes, errorMessage, isBerthError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import type { CommandRunner } from './command-runner.js';
+import type { CommandRunner } from '../../lib/command-runner.js';
 import type { ContentStore } from './content-store.js';
 import { dockerConfigCredentials, matchCredentials, type DockerConfig } from './credentials.js';
 import { chainIds, parseDigest } from './digest.js';

@@ -56,7 +56,7 @@ import {
 import { join } from 'node:path';
 import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream';
 import { BerthError, errorCodes } from '../../lib/errors.js';
-import type { CommandRunner } from './command-runner.js';
+import type { CommandRunner } from '../../lib/command-runner.js';
 
 export interface ExtractLimits {
   /** Uncompressed bytes of file content per layer. */

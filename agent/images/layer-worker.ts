@@ -15,7 +15,7 @@ import { parentPort } from 'node:worker_threads';
 import { PassThrough, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { BerthError, errorCodes } from '../../lib/errors.js';
-import { execCommandRunner } from './command-runner.js';
+import { execCommandRunner } from '../../lib/command-runner.js';
 import { DigestHasher, type DigestAlgorithm } from './digest.js';
 import {
   defaultExtractLimits,

@@ -28,7 +28,7 @@ import type { Registry } from 'prom-client';
 import { realClock, type Clock } from '../../lib/clock.js';
 import { BerthError, errorCodes, errorMessage } from '../../lib/errors.js';
 import { silentLogger, type Logger } from '../../lib/logger.js';
-import { execCommandRunner, type CommandRunner } from './command-runner.js';
+import { execCommandRunner, type CommandRunner } from '../../lib/command-runner.js';
 import { ContentStore } from './content-store.js';
 import { emptyDockerConfig, type DockerConfig } from './credentials.js';
 import { ImageDb, type StoredImage } from './image-db.js';

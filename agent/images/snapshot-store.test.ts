@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock } from '../../lib/clock.js';
-import type { CommandRunner } from './command-runner.js';
+import type { CommandRunner } from '../../lib/command-runner.js';
 import { sha256Digest } from './digest.js';
 import { ImageDb } from './image-db.js';
 import { SnapshotStore } from './snapshot-store.js';

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { BerthError, errorCodes } from '../../lib/errors.js';
-import type { CommandRunner } from './command-runner.js';
+import type { CommandRunner } from '../../lib/command-runner.js';
 import type { ImageDb, SnapshotRow } from './image-db.js';
 
 /** Leftovers younger than this may belong to another process (the CLI next to the agent). */

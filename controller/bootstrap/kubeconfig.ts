@@ -4,7 +4,7 @@
  * @kubernetes/client-node were observed to accept (shared/reference/kubectl-api.md §11).
  */
 import { stringify } from 'yaml';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 
 export interface KubeconfigOptions {
   /** `https://HOST:PORT`. */

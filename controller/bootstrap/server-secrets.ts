@@ -32,7 +32,7 @@ import { certificateInfo, verifyChain } from '../../lib/pki/certificate-info.js'
 import { keyMatchesCertificate } from '../../lib/pki/keys.js';
 import { caCertHash, formatNodeToken, parseNodeToken } from '../../lib/pki/node-token.js';
 import { generateToken } from '../../lib/pki/tokens.js';
-import { syncDirectory, writeFileAtomic } from './atomic-write.js';
+import { syncDirectory, writeFileAtomic } from '../../lib/atomic-write.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import {
   namesCovered,

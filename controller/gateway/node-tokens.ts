@@ -23,7 +23,7 @@ import type { Clock } from '../../lib/clock.js';
 import { BerthError, errorCodes, errorMessage } from '../../lib/errors.js';
 import { caCertHash, formatNodeToken, nodeTokenUser, parseNodeToken } from '../../lib/pki/node-token.js';
 import { generateToken, tokenHash } from '../../lib/pki/tokens.js';
-import { writeFileAtomic } from '../bootstrap/atomic-write.js';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 
 /** The id under which the default token (DATA_DIR/node-token) is listed. */
 export const defaultTokenId = nodeTokenUser;

@@ -1,5 +1,5 @@
 /**
- * Running helper programs (`docker-credential-*`, `tar`, `setfattr`, `sync`) for the image service,
+ * Running helper programs (`runc`, `ip`, `nft`, `docker-credential-*`, `tar`, `setfattr`) for the agent,
  * behind an interface so that tests can script them. Programs are always run with an argument vector,
  * never through a shell string built from data, and never from a path inside an image.
  */
