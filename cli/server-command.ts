@@ -70,6 +70,8 @@ interface ServerFlags {
   agentMetricsListen?: { host: string; port: number };
   nodeMonitorGracePeriod: number;
   defaultTolerationSeconds: number;
+  clusterCidr: string;
+  nodeCidrMaskSize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -122,6 +124,17 @@ export function serverCommand(): Command {
       parseSeconds,
       4,
     )
+    .option('--cluster-cidr <cidr>', "the IPv4 range nodes' pod CIDRs are cut from", '10.42.0.0/16')
+    .option(
+      '--node-cidr-mask-size <bits>',
+      "prefix length of each node's pod CIDR (24: 253 pods per node)",
+      (v: string) => {
+        if (!/^\d{1,2}$/.test(v))
+          throw new InvalidArgumentError(`expected a prefix length like 24, got "${v}"`);
+        return Number(v);
+      },
+      24,
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['debug', 'info', 'warn', 'error'])
@@ -146,6 +159,8 @@ export function serverCommand(): Command {
         compactionWindowMs: flags.compactionWindow,
         nodeMonitorGracePeriodMs: flags.nodeMonitorGracePeriod,
         defaultTolerationSeconds: flags.defaultTolerationSeconds,
+        clusterCidr: flags.clusterCidr,
+        nodeCidrMaskSize: flags.nodeCidrMaskSize,
         // The default address may be taken (another server on this machine): then run without agents.
         agentListen: {
           ...flags.agentListen,
