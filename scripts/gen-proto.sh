@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Generates TypeScript for proto/berth/v1/*.proto with ts-proto into proto/gen/ (or into $1, which
-# scripts/check-proto.sh uses to compare against the committed code). Needs protoc (apt
-# protobuf-compiler) and the ts-proto dev dependency; the output is committed, so builds never run this.
+# Generates TypeScript for proto/berth/v1/*.proto and proto/runtime/v1/*.proto (the CRI subset) with
+# ts-proto into proto/gen/ (or into $1, which scripts/check-proto.sh uses to compare against the
+# committed code). Needs protoc (apt protobuf-compiler) and the ts-proto dev dependency; the output is
+# committed, so builds never run this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-proto/gen}"
@@ -17,9 +18,10 @@ fi
 mkdir -p "$out"
 # Start clean so that a removed .proto file takes its generated code with it.
 find "$out" -name '*.ts' -delete
-protoc \
-  --plugin="protoc-gen-ts_proto=$plugin" \
-  --ts_proto_out="$out" \
-  --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,importSuffix=.js,env=node,useOptionals=messages,forceLong=number,oneof=unions,enumsAsLiterals=true,outputJsonMethods=false \
-  --proto_path=proto \
-  $(find proto/berth -name '*.proto' | sort)
+opts=outputServices=grpc-js,esModuleInterop=true,importSuffix=.js,env=node,useOptionals=messages,oneof=unions,enumsAsLiterals=true,outputJsonMethods=false
+# proto/berth: int64 as number. proto/runtime (the CRI subset): int64 as bigint, because CRI's
+# nanosecond timestamps exceed 2^53 and forceLong=number makes the decoder throw on them.
+for spec in berth:number runtime:bigint; do
+  protoc --plugin="protoc-gen-ts_proto=$plugin" --ts_proto_out="$out" --ts_proto_opt="$opts,forceLong=${spec#*:}" \
+    --proto_path=proto $(find "proto/${spec%%:*}" -name '*.proto' | sort)
+done
