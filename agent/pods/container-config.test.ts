@@ -1,7 +1,17 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StoredObject } from '../../api/object.js';
-import { containerConfigFor, expandVars, sandboxConfigFor } from './container-config.js';
+import type { Mount } from '../runtime/runtime.js';
+import {
+  containerConfigFor,
+  envObjectRefs,
+  expandVars,
+  objectKey,
+  resolveEnv,
+  sandboxConfigFor,
+  type FetchedObject,
+  type FetchedObjects,
+} from './container-config.js';
 import { parsePod, type PodView } from './pod-spec.js';
 
 function view(spec: Record<string, unknown>, meta: Record<string, unknown> = {}): PodView {
@@ -103,6 +113,7 @@ describe('container configs', () => {
       image: { image: 'busybox' },
       podIPs: ['10.0.0.7'],
       ctx,
+      objects: new Map([[objectKey('ConfigMap', 'cm'), { ok: true, object: undefined }]]),
     });
     assert.ok(res.ok);
     const cfg = res.config;
@@ -132,7 +143,7 @@ describe('container configs', () => {
     assert.equal(cfg.labels['berth.dev/container-type'], 'app');
   });
 
-  it('fails with CreateContainerConfigError material for a required ConfigMap key', () => {
+  it('fails with CreateContainerConfigError material when objects cannot be read at all', () => {
     const pod = view({
       containers: [
         {
@@ -153,7 +164,215 @@ describe('container configs', () => {
       podIPs: [],
       ctx,
     });
-    assert.match(res.ok ? 'ok' : res.message, /secret "s" not found/);
+    assert.match(res.ok ? 'ok' : res.message, /cannot read secret "s": this node has no object source/);
+  });
+
+  describe('env from ConfigMaps and Secrets', () => {
+    const cm = {
+      kind: 'ConfigMap',
+      metadata: { name: 'cfg', namespace: 'shop' },
+      data: { MODE: 'fast', 'bad=name': 'x', LEVEL: '3' },
+    };
+    const secret = {
+      kind: 'Secret',
+      metadata: { name: 'creds', namespace: 'shop' },
+      data: { password: Buffer.from('hunter2').toString('base64') },
+    };
+    const fetched: FetchedObjects = new Map<string, FetchedObject>([
+      [objectKey('ConfigMap', 'cfg'), { ok: true, object: cm }],
+      [objectKey('Secret', 'creds'), { ok: true, object: secret }],
+      [objectKey('ConfigMap', 'gone'), { ok: true, object: undefined }],
+      [objectKey('Secret', 'gone'), { ok: true, object: undefined }],
+      [objectKey('Secret', 'broken'), { ok: false, message: 'cannot read secret shop/broken: UNAVAILABLE' }],
+    ]);
+    const resolve = (container: Record<string, unknown>): string | { key: string; value: string }[] => {
+      const pod = view({ containers: [{ name: 'app', image: 'busybox', ...container }] });
+      const c = pod.containers[0];
+      assert.ok(c);
+      const res = resolveEnv(pod, c, ['10.0.0.7'], ctx, fetched);
+      return res.ok ? res.envs : res.message;
+    };
+
+    it('lists the objects a container needs', () => {
+      const pod = view({
+        containers: [
+          {
+            name: 'app',
+            image: 'x',
+            envFrom: [{ configMapRef: { name: 'cfg' } }, { secretRef: { name: 'creds' } }],
+            env: [
+              { name: 'A', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'MODE' } } },
+              { name: 'B', valueFrom: { secretKeyRef: { name: 'other', key: 'k' } } },
+            ],
+          },
+        ],
+      });
+      const c = pod.containers[0];
+      assert.ok(c);
+      assert.deepEqual(envObjectRefs(pod, c), [
+        { kind: 'ConfigMap', name: 'cfg' },
+        { kind: 'Secret', name: 'creds' },
+        { kind: 'Secret', name: 'other' },
+      ]);
+    });
+
+    it('puts envFrom first (prefixed, bad names skipped), env overriding and expanding it', () => {
+      assert.deepEqual(
+        resolve({
+          envFrom: [{ configMapRef: { name: 'cfg' }, prefix: 'CFG_' }, { secretRef: { name: 'creds' } }],
+          env: [
+            { name: 'CFG_MODE', value: 'slow-$(CFG_LEVEL)' },
+            { name: 'PW', valueFrom: { secretKeyRef: { name: 'creds', key: 'password' } } },
+            { name: 'M', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'MODE' } } },
+          ],
+        }),
+        [
+          { key: 'CFG_MODE', value: 'slow-3' },
+          { key: 'CFG_LEVEL', value: '3' },
+          { key: 'password', value: 'hunter2' },
+          { key: 'PW', value: 'hunter2' },
+          { key: 'M', value: 'fast' },
+        ],
+      );
+    });
+
+    it("fails a missing object or key with the kubelet's messages unless optional", () => {
+      assert.equal(
+        resolve({ env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'gone', key: 'k' } } }] }),
+        'configmap "gone" not found',
+      );
+      assert.equal(
+        resolve({ env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'gone', key: 'k' } } }] }),
+        'secret "gone" not found',
+      );
+      assert.equal(
+        resolve({ env: [{ name: 'X', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'k' } } }] }),
+        "couldn't find key k in ConfigMap shop/cfg",
+      );
+      assert.equal(
+        resolve({ env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'creds', key: 'k' } } }] }),
+        "couldn't find key k in Secret shop/creds",
+      );
+      assert.equal(resolve({ envFrom: [{ configMapRef: { name: 'gone' } }] }), 'configmap "gone" not found');
+      assert.deepEqual(
+        resolve({
+          envFrom: [{ secretRef: { name: 'gone', optional: true } }],
+          env: [
+            { name: 'X', valueFrom: { configMapKeyRef: { name: 'gone', key: 'k', optional: true } } },
+            { name: 'Y', valueFrom: { secretKeyRef: { name: 'creds', key: 'k', optional: true } } },
+            { name: 'Z', value: 'z' },
+          ],
+        }),
+        [{ key: 'Z', value: 'z' }],
+      );
+      // An object that could not be read is not "missing": optional does not excuse it.
+      assert.equal(
+        resolve({
+          env: [{ name: 'X', valueFrom: { secretKeyRef: { name: 'broken', key: 'k', optional: true } } }],
+        }),
+        'cannot read secret shop/broken: UNAVAILABLE',
+      );
+    });
+
+    it('resolves the downward API and resource fields', () => {
+      assert.deepEqual(
+        resolve({
+          resources: { limits: { cpu: '1500m', memory: '256Mi' }, requests: { cpu: '250m' } },
+          env: [
+            { name: 'NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            { name: 'NS', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+            { name: 'UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+            { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+            { name: 'NODE', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+            { name: 'HOST', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+            { name: 'CPU', valueFrom: { resourceFieldRef: { resource: 'limits.cpu' } } },
+            { name: 'CPU_M', valueFrom: { resourceFieldRef: { resource: 'requests.cpu', divisor: '1m' } } },
+            { name: 'MEM', valueFrom: { resourceFieldRef: { resource: 'limits.memory', divisor: '1Mi' } } },
+          ],
+        }),
+        [
+          { key: 'NAME', value: 'web-1' },
+          { key: 'NS', value: 'shop' },
+          { key: 'UID', value: 'u-1' },
+          { key: 'IP', value: '10.0.0.7' },
+          { key: 'NODE', value: 'node-1' },
+          { key: 'HOST', value: '192.168.0.10' },
+          { key: 'CPU', value: '2' },
+          { key: 'CPU_M', value: '250' },
+          { key: 'MEM', value: '256' },
+        ],
+      );
+    });
+  });
+
+  describe('volume mounts', () => {
+    const pod = view({
+      containers: [
+        {
+          name: 'app',
+          image: 'x',
+          volumeMounts: [
+            { name: 'cfg', mountPath: '/etc/app' },
+            { name: 'cfg', mountPath: '/etc/app.conf', subPath: 'app.conf' },
+            { name: 'data', mountPath: '/data', readOnly: true },
+            { name: 'host', mountPath: '/host', subPath: 'a/./b' },
+          ],
+        },
+      ],
+      volumes: [
+        { name: 'cfg', configMap: { name: 'cfg' } },
+        { name: 'data', emptyDir: {} },
+        { name: 'host', hostPath: { path: '/srv' } },
+      ],
+    });
+    const volumes = new Map([
+      ['cfg', { hostPath: '/v/cfg', readOnly: true }],
+      ['data', { hostPath: '/v/data', readOnly: false }],
+      ['host', { hostPath: '/srv', readOnly: false }],
+    ]);
+    const build = (p: PodView, vols: typeof volumes | undefined): string | readonly Mount[] => {
+      const c = p.containers[0];
+      assert.ok(c);
+      const res = containerConfigFor({
+        pod: p,
+        container: c,
+        type: 'app',
+        restartCount: 0,
+        image: { image: 'x' },
+        podIPs: [],
+        ctx,
+        ...(vols !== undefined ? { volumes: vols } : {}),
+      });
+      return res.ok ? res.config.mounts : res.message;
+    };
+
+    it('bind-mounts where the volume manager put each volume, read-only as Kubernetes says', () => {
+      assert.deepEqual(build(pod, volumes), [
+        { containerPath: '/etc/app', hostPath: '/v/cfg', readonly: true },
+        { containerPath: '/etc/app.conf', hostPath: '/v/cfg/app.conf', readonly: true },
+        { containerPath: '/data', hostPath: '/v/data', readonly: true },
+        { containerPath: '/host', hostPath: '/srv/a/b' },
+      ]);
+    });
+
+    it('mounts only hostPath volumes without a volume manager (simulated nodes)', () => {
+      assert.deepEqual(build(pod, undefined), [{ containerPath: '/host', hostPath: '/srv/a/b' }]);
+    });
+
+    it('refuses escaping subPaths and mounts of volumes the pod lacks', () => {
+      const escape = view({
+        containers: [
+          { name: 'app', image: 'x', volumeMounts: [{ name: 'host', mountPath: '/h', subPath: '../etc' }] },
+        ],
+        volumes: [{ name: 'host', hostPath: { path: '/srv' } }],
+      });
+      const escaped = build(escape, volumes);
+      assert.match(typeof escaped === 'string' ? escaped : 'mounted', /invalid subPath "..\/etc"/);
+      const lacking = view({
+        containers: [{ name: 'app', image: 'x', volumeMounts: [{ name: 'nope', mountPath: '/n' }] }],
+      });
+      assert.equal(build(lacking, volumes), 'cannot find volume "nope" to mount into container "app"');
+    });
   });
 
   it('classifies QoS and defaults pull policy like the kubelet', () => {

@@ -2,12 +2,15 @@
  * What one pod worker does on each turn, the kubelet's `SyncPod` / `SyncTerminatingPod` /
  * `SyncTerminatedPod` over the CRI-shaped runtime:
  *
- * - `sync`: read what the runtime holds for the pod, then converge: a sandbox (network first), init
- *   containers one at a time in order, then every app container; restart exited ones as the restart
- *   policy says with CrashLoopBackOff; kill those whose liveness/startup probe failed or whose spec
- *   hash changed. Reports "finished" when nothing will run again (Job-like pods).
+ * - `sync`: set up the pod's volumes (volumes/volume-manager.ts: nothing is created while one fails;
+ *   configMap/secret content is refreshed on later turns), read what the runtime holds for the pod,
+ *   then converge: a sandbox (network first), init containers one at a time in order, then every
+ *   app container (env objects read, subPaths checked); restart exited ones as the restart policy
+ *   says with CrashLoopBackOff; kill those whose liveness/startup probe failed or whose spec hash
+ *   changed. Reports "finished" when nothing will run again (Job-like pods).
  * - `kill`: stop every container with the grace period (preStop first), then the sandbox, then the
- *   network. Containers are kept, so their statuses and logs survive until the pod is deleted.
+ *   network, then the volumes (tmpfs unmounted, directories removed). Containers are kept, so their
+ *   statuses and logs survive until the pod is deleted.
  * - `remove`: remove sandboxes and containers (after `kill`), when the pod is deleted.
  *
  * Every decision is made from the runtime's state read at the start of the turn plus the worker's
@@ -24,10 +27,16 @@ import { runtimeAnnotations, runtimeLabels, type ContainerType } from '../runtim
 import { goDuration, type Backoff } from './backoff.js';
 import {
   containerConfigFor,
+  envObjectRefs,
+  objectKey,
   portMappingsOf,
   sandboxConfigFor,
+  subPathKey,
+  type FetchedObject,
   type PodConfigContext,
 } from './container-config.js';
+import type { ObjectSource } from '../object-source.js';
+import { resolveSubPath, type MountedVolume, type VolumeManager } from './volumes/volume-manager.js';
 import { ensureImage } from './image-puller.js';
 import type { PodNetwork } from './pod-network.js';
 import type { PodMetrics } from './pod-metrics.js';
@@ -66,6 +75,17 @@ export interface PodSyncDeps {
   readonly errorRetryMs: number;
   readonly event: PodEventFn;
   readonly pullCredentials?: (pod: PodView) => ReadonlyMap<string, RegistryCredentials> | undefined;
+  /** Sets up the pods' volumes; absent (simulated nodes): only hostPath volumes are mounted, as given. */
+  readonly volumes?: VolumeManager;
+  /** ConfigMaps and Secrets for env; absent: env references to them fail (CreateContainerConfigError). */
+  readonly objects?: ObjectSource;
+}
+
+/** The sandbox a container is created in, and the pod's volumes. */
+interface SandboxRef {
+  readonly id: string;
+  readonly config: PodSandboxConfig;
+  readonly volumes: ReadonlyMap<string, MountedVolume> | undefined;
 }
 
 /** What a worker remembers about its pod between turns. */
@@ -120,6 +140,34 @@ export class PodSyncer {
     if (mem.adopted === undefined) mem.adopted = state.containers.length > 0;
     d.probes.retain(pod.uid, new Set(state.containers.filter((c) => c.state === 'RUNNING').map((c) => c.id)));
 
+    // Volumes before anything else (the kubelet's WaitForAttachAndMount): nothing is created for a
+    // pod whose volumes are not there, while containers already running keep running.
+    let volumes: ReadonlyMap<string, MountedVolume> | undefined;
+    if (d.volumes !== undefined) {
+      const res = await d.volumes.setUp(pod, signal);
+      if (!res.ok) {
+        d.event(
+          pod,
+          'Warning',
+          'FailedMount',
+          `MountVolume.SetUp failed for volume "${res.volume}" : ${res.message}`,
+        );
+        mem.wakeAt = Math.min(mem.wakeAt, d.clock.now() + d.errorRetryMs);
+        return { state, finished: false };
+      }
+      for (const p of res.problems) {
+        d.event(
+          pod,
+          'Warning',
+          'FailedMount',
+          `MountVolume.SetUp failed for volume "${p.volume}" : ${p.message}`,
+        );
+      }
+      volumes = res.volumes;
+      const refreshAt = d.volumes.nextRefreshAt(pod);
+      if (refreshAt !== undefined) mem.wakeAt = Math.min(mem.wakeAt, refreshAt);
+    }
+
     let sandbox = readySandbox(state);
     if (sandbox === undefined) {
       if (this.#nothingToStartInNewSandbox(pod, state)) return { state, finished: true };
@@ -133,7 +181,7 @@ export class PodSyncer {
       await this.#adoptAddresses(pod, mem, sandbox, signal);
     }
     const sbConfig = sandboxConfigFor(pod, d.config, sandbox.metadata.attempt, sandbox.networkNamespacePath);
-    const sb = { id: sandbox.id, config: sbConfig };
+    const sb: SandboxRef = { id: sandbox.id, config: sbConfig, volumes };
     const inSandbox = state.containers.filter((c) => c.podSandboxId === sandbox.id);
     const latestIn = (name: string): ContainerStatus | undefined =>
       inSandbox.find((c) => c.metadata.name === name);
@@ -205,6 +253,13 @@ export class PodSyncer {
     for (const sb of state.sandboxes)
       if (sb.state === 'READY') await d.runtime.stopPodSandbox(sb.id, { signal });
     await d.network.tearDown(uid, { signal });
+    try {
+      await d.volumes?.tearDown(uid);
+    } catch (err) {
+      // Not fatal here: the pod's final status still goes out; `remove` tries again (and must succeed).
+      d.logger.warn({ podUid: uid, err: errorMessage(err) }, 'volume teardown failed');
+      if (pod !== undefined) d.event(pod, 'Warning', 'FailedUnmount', errorMessage(err));
+    }
     d.probes.forgetPod(uid);
     return readPodRuntimeState(d.runtime, uid, { signal });
   }
@@ -223,6 +278,7 @@ export class PodSyncer {
       if (!state.sandboxes.some((s) => s.id === c.podSandboxId))
         await d.runtime.removeContainer(c.id, { signal });
     }
+    await d.volumes?.tearDown(uid);
     d.crashBackoff.resetPrefix(`${uid}/`);
     d.pullBackoff.resetPrefix(`${uid}/`);
   }
@@ -336,7 +392,7 @@ export class PodSyncer {
   async #startContainer(
     pod: PodView,
     mem: PodMemory,
-    sb: { id: string; config: PodSandboxConfig },
+    sb: SandboxRef,
     c: ContainerSpec,
     type: ContainerType,
     latestInSandbox: ContainerStatus | undefined,
@@ -406,6 +462,19 @@ export class PodSyncer {
         return waiting(image.reason, image.message, image.retryAt);
       }
       const restartCount = latestAny !== undefined ? restartCountOf(latestAny) + 1 : 0;
+      const objects = await this.#envObjects(pod, c, signal);
+      const subPaths = new Map<string, string>();
+      for (const m of c.volumeMounts) {
+        const vol = sb.volumes?.get(m.name);
+        if (m.subPath === undefined || vol === undefined) continue;
+        const sp = await resolveSubPath(vol, m.subPath);
+        if (!sp.ok) {
+          const message = `failed to prepare subPath for volumeMount "${m.name}" of container "${c.name}": ${sp.message}`;
+          event('Warning', 'Failed', `Error: ${message}`);
+          return waiting('CreateContainerConfigError', message, now + d.errorRetryMs);
+        }
+        subPaths.set(subPathKey(m.name, m.subPath), sp.hostPath);
+      }
       const cfg = containerConfigFor({
         pod,
         container: c,
@@ -414,6 +483,9 @@ export class PodSyncer {
         image: { image: c.image, record: image.image },
         podIPs: mem.podIPs,
         ctx: d.config,
+        objects,
+        subPaths,
+        ...(sb.volumes !== undefined ? { volumes: sb.volumes } : {}),
       });
       if (!cfg.ok) {
         event('Warning', 'Failed', `Error: ${cfg.message}`);
@@ -451,6 +523,29 @@ export class PodSyncer {
     d.metrics.startedContainers.inc({ container_type: containerTypeLabel(type) });
     event('Normal', 'Started', `Started container ${c.name}`);
     return true;
+  }
+
+  /** Reads the ConfigMaps and Secrets the container's env names (fresh, as the kubelet does at creation). */
+  async #envObjects(
+    pod: PodView,
+    c: ContainerSpec,
+    signal: AbortSignal,
+  ): Promise<Map<string, FetchedObject>> {
+    const out = new Map<string, FetchedObject>();
+    const source = this.#d.objects;
+    if (source === undefined) return out;
+    for (const ref of envObjectRefs(pod, c)) {
+      try {
+        out.set(objectKey(ref.kind, ref.name), {
+          ok: true,
+          object: await source.get(ref.kind, pod.namespace, ref.name, signal),
+        });
+      } catch (err) {
+        if (signal.aborted) throw err;
+        out.set(objectKey(ref.kind, ref.name), { ok: false, message: errorMessage(err) });
+      }
+    }
+    return out;
   }
 
   /** Keeps the newest two containers of a name (current and previous, for `lastState` and logs). */

@@ -31,6 +31,9 @@ import { PodSyncer, type PodEventFn } from './pod-sync.js';
 import { PodWorker, type PodOperation, type PodWorkerHost } from './pod-worker.js';
 import { createNetProbeTransport } from './net-probe-transport.js';
 import { createProber, ProbeManager, type Prober, type ProbeTransport } from './prober.js';
+import type { CommandRunner } from '../../lib/command-runner.js';
+import type { ObjectSource } from '../object-source.js';
+import { VolumeManager } from './volumes/volume-manager.js';
 
 export interface PodManagerOptions {
   readonly runtime: Runtime;
@@ -67,6 +70,18 @@ export interface PodManagerOptions {
   readonly prober?: Prober;
   /** Registry credentials for a pod's pulls (imagePullSecrets), when known. */
   readonly pullCredentials?: (pod: PodView) => ReadonlyMap<string, RegistryCredentials> | undefined;
+  /** Where ConfigMaps and Secrets are read (volumes, env); absent: references to them fail. */
+  readonly objects?: ObjectSource;
+  /**
+   * Parent of the per-pod volume directories (kubelet: /var/lib/kubelet/pods). Setting it enables
+   * the volume manager; absent (simulated nodes) only hostPath volumes are mounted, unchecked, and
+   * other volumes are skipped. Every runtime that starts real containers must set it.
+   */
+  readonly volumesDir?: string;
+  /** How often a pod's configMap/secret volumes are re-read, ms (default 60 000, the kubelet's TTL). */
+  readonly volumeRefreshIntervalMs?: number;
+  /** Runs mount/umount for tmpfs volumes (default: the real programs). */
+  readonly mountRunner?: CommandRunner;
 }
 
 /** `DesiredPods` plus what the agent needs to run and stop the manager. */
@@ -184,6 +199,21 @@ class PodWorkers implements PodManager, PodWorkerHost {
         this.#event(pod, type, reason, message, container);
       },
       ...(opts.pullCredentials !== undefined ? { pullCredentials: opts.pullCredentials } : {}),
+      ...(opts.objects !== undefined ? { objects: opts.objects } : {}),
+      ...(opts.volumesDir !== undefined
+        ? {
+            volumes: new VolumeManager({
+              rootDir: opts.volumesDir,
+              clock: opts.clock,
+              logger: this.logger,
+              ...(opts.objects !== undefined ? { objects: opts.objects } : {}),
+              ...(opts.volumeRefreshIntervalMs !== undefined
+                ? { refreshIntervalMs: opts.volumeRefreshIntervalMs }
+                : {}),
+              ...(opts.mountRunner !== undefined ? { runner: opts.mountRunner } : {}),
+            }),
+          }
+        : {}),
     });
     this.#timer = opts.clock.setTimer(
       opts.relistIntervalMs ?? 1000,
