@@ -23,6 +23,7 @@ import { detectHostInfo, detectNodeIp, type HostInfo } from './host-info.js';
 import { serveMetrics, type MetricsServer } from './metrics-server.js';
 import { grpcTarget, NodeIdentity } from './node-identity.js';
 import type { DesiredPods, PodReporter } from './pods/pod-manager.js';
+import type { StreamHandlers } from './streams/stream-types.js';
 
 /** The controller's default agent port. */
 export const defaultGatewayPort = 6444;
@@ -56,6 +57,8 @@ export interface AgentOptions {
   readonly caPem?: string;
   readonly heartbeatIntervalMs?: number;
   readonly backoff?: BackoffOptions;
+  /** Serves `kubectl logs` / `exec` (agent/streams/default-stream-handlers.ts); refused if absent. */
+  readonly streams?: StreamHandlers;
   /** Aborts a start that is still waiting for the controller to be reachable. */
   readonly signal?: AbortSignal;
 }
@@ -155,6 +158,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     registry,
     ...(opts.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: opts.heartbeatIntervalMs }),
     ...(opts.backoff === undefined ? {} : { backoff: opts.backoff }),
+    ...(opts.streams === undefined ? {} : { streams: opts.streams }),
   });
   const pods = opts.podManagerFactory(client);
   client.start(pods);

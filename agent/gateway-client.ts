@@ -3,7 +3,9 @@
  * the node certificate, kept up for the agent's lifetime. On each stream it registers (presenting
  * the last revision it applied, so the controller can resume), sends a heartbeat every few seconds,
  * feeds the pod workers from the snapshot and changes that come back, and sends what the pod workers
- * report (it is their `PodReporter`). Any error ends the stream; the client reconnects after a
+ * report (it is their `PodReporter`). It hands NodeConfig (the pod CIDR) to `onNodeConfig` listeners,
+ * and serves each StreamOpen (logs, exec) on its own `Tunnel` call, with the same credentials, through
+ * the node's `StreamHandlers` (agent/streams/). Any error ends the stream; the client reconnects after a
  * capped, jittered back-off, joining again first if the controller refused its certificate.
  *
  *   idle ──start──▶ connecting ──first message──▶ connected ──stream ends──▶ backing-off ─┐
@@ -26,12 +28,15 @@ import {
   type AgentMessage,
   type ControllerMessage,
   type Register,
+  type StreamOpen,
 } from '../proto/gen/berth/v1/agent.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { NodeCredentials } from './node-identity.js';
 import type { DesiredPods, PodEvent, PodReporter, PodStatusUpdate } from './pods/pod-manager.js';
 import { PodSync } from './pod-sync.js';
 import { ReportQueue } from './report-queue.js';
+import type { StreamHandlers } from './streams/stream-types.js';
+import { serveTunnel } from './streams/tunnel-client.js';
 
 /** Where the client gets its credentials; `NodeIdentity` implements it. */
 export interface CredentialSource {
@@ -59,6 +64,14 @@ export interface GatewayClientOptions {
   readonly keepaliveTimeMs?: number;
   /** Registry for `berth_agent_gateway_*` metrics; none if absent (hollow agents share a process). */
   readonly registry?: Registry;
+  /** Serves logs and exec; absent, every StreamOpen is answered with "not supported on this node". */
+  readonly streams?: StreamHandlers;
+}
+
+/** Node settings from the controller (NodeConfig). */
+export interface NodeConfigUpdate {
+  readonly podCidr: string;
+  readonly clusterCidr: string;
 }
 
 type State = 'idle' | 'connecting' | 'connected' | 'backing-off' | 'closed';
@@ -81,6 +94,12 @@ export class GatewayClient implements PodReporter {
   #loop: Promise<void> | undefined;
   #lastError: string | undefined;
   #connectedWaiters: (() => void)[] = [];
+  #nodeConfigListeners: ((cfg: NodeConfigUpdate) => void)[] = [];
+  #nodeConfig: NodeConfigUpdate | undefined;
+  #creds: NodeCredentials | undefined;
+  readonly #tunnels = new Set<Promise<void>>();
+  #tunnelChannel:
+    { creds: NodeCredentials; client: AgentGatewayClient; active: number; retired: boolean } | undefined;
 
   constructor(opts: GatewayClientOptions) {
     this.#o = opts;
@@ -120,6 +139,20 @@ export class GatewayClient implements PodReporter {
     return new Promise((resolve) => this.#connectedWaiters.push(resolve));
   }
 
+  /**
+   * Calls `listener` with every NodeConfig the controller sends (after each Register, and when the
+   * node's pod CIDR changes), and at once with the last one received, if any.
+   */
+  onNodeConfig(listener: (cfg: NodeConfigUpdate) => void): void {
+    this.#nodeConfigListeners.push(listener);
+    if (this.#nodeConfig !== undefined) listener(this.#nodeConfig);
+  }
+
+  /** The last NodeConfig received, if any. */
+  get nodeConfig(): NodeConfigUpdate | undefined {
+    return this.#nodeConfig;
+  }
+
   status(update: PodStatusUpdate): void {
     this.#reports.status(update);
   }
@@ -139,6 +172,9 @@ export class GatewayClient implements PodReporter {
     this.#abort.abort();
     this.#call?.cancel();
     await this.#loop;
+    await Promise.all([...this.#tunnels]);
+    this.#tunnelChannel?.client.close();
+    this.#tunnelChannel = undefined;
   }
 
   async #run(): Promise<void> {
@@ -191,6 +227,7 @@ export class GatewayClient implements PodReporter {
     );
     const call = client.connect();
     this.#call = call;
+    this.#creds = creds;
     this.#sync?.streamStarted();
     this.#metrics?.connects.inc();
     let established = false;
@@ -212,6 +249,15 @@ export class GatewayClient implements PodReporter {
           this.#backoff.reset();
           this.#setConnected(true);
           this.#log.info({ target: this.#o.target }, 'connected to the controller');
+        }
+        const kind = message.kind;
+        if (kind?.$case === 'nodeConfig') {
+          this.#applyNodeConfig(kind.nodeConfig);
+          return;
+        }
+        if (kind?.$case === 'streamOpen') {
+          this.#openTunnel(kind.streamOpen);
+          return;
         }
         this.#sync?.apply(message);
         this.#scheduleFlush();
@@ -258,6 +304,62 @@ export class GatewayClient implements PodReporter {
         { repeat: true },
       );
     });
+  }
+
+  #applyNodeConfig(cfg: NodeConfigUpdate): void {
+    const update = { podCidr: cfg.podCidr, clusterCidr: cfg.clusterCidr };
+    this.#nodeConfig = update;
+    this.#log.info(update, 'node config from the controller');
+    for (const l of this.#nodeConfigListeners) {
+      try {
+        l(update);
+      } catch (err) {
+        this.#log.error({ err: errorMessage(err) }, 'node config listener failed');
+      }
+    }
+  }
+
+  /**
+   * Serves a StreamOpen on its own Tunnel call. Tunnels share one channel per node certificate,
+   * separate from the Connect stream's, so a tunnel outlives a reconnect and the TLS session is
+   * reused; a channel is closed once replaced (new certificate) and idle, or when the client closes.
+   */
+  #openTunnel(open: StreamOpen): void {
+    const creds = this.#creds;
+    this.#log.debug({ stream: open.streamId, kind: open.request?.$case }, 'stream open received');
+    if (creds === undefined || this.#state === 'closed') return;
+    let channel = this.#tunnelChannel;
+    if (channel?.creds !== creds) {
+      const old = channel;
+      if (old !== undefined) {
+        old.retired = true;
+        if (old.active === 0) old.client.close();
+      }
+      channel = {
+        creds,
+        client: new AgentGatewayClient(
+          this.#o.target,
+          grpcCredentials.createSsl(
+            Buffer.from(creds.caPem),
+            Buffer.from(creds.keyPem),
+            Buffer.from(creds.certPem),
+          ),
+          { 'grpc.use_local_subchannel_pool': 1 },
+        ),
+        active: 0,
+        retired: false,
+      };
+      this.#tunnelChannel = channel;
+    }
+    const ch = channel;
+    ch.active++;
+    const handlers = this.#o.streams ?? unsupportedStreams;
+    const served = serveTunnel(open, () => ch.client.tunnel(), handlers, this.#log).finally(() => {
+      ch.active--;
+      if (ch.retired && ch.active === 0) ch.client.close();
+      this.#tunnels.delete(served);
+    });
+    this.#tunnels.add(served);
   }
 
   #closing(): boolean {
@@ -318,3 +420,15 @@ function clientMetrics(registry: Registry): ClientMetrics {
     }),
   };
 }
+
+/** What a node without stream handlers answers. */
+const unsupportedStreams: StreamHandlers = {
+  logs: (_req, sink) => {
+    sink.reject({ code: 400, message: 'this node does not serve container logs' });
+    return Promise.resolve();
+  },
+  exec: (_req, io) => {
+    io.reject({ code: 400, message: 'this node does not serve exec' });
+    return Promise.resolve();
+  },
+};

@@ -15,7 +15,9 @@ import { versionCommand } from './version-command.js';
 import { applyCommand } from './verbs/apply-command.js';
 import { deleteCommand } from './verbs/delete-command.js';
 import { describeCommand } from './verbs/describe-command.js';
+import { execCommand } from './verbs/exec.js';
 import { getCommand } from './verbs/get-command.js';
+import { logsCommand } from './verbs/logs.js';
 import { rolloutCommand } from './verbs/rollout-command.js';
 import { scaleCommand } from './verbs/scale-command.js';
 import { processVerbDeps } from './verbs/verb-support.js';
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
     deleteCommand,
     scaleCommand,
     rolloutCommand,
+    logsCommand,
+    execCommand,
   ]) {
     program.addCommand(verb(verbs));
   }

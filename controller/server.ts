@@ -31,6 +31,7 @@ import { daemonSetController } from './controllers/daemon-set-controller.js';
 import { jobController } from './controllers/job-controller.js';
 import { nodeLifecycleController } from './controllers/node-lifecycle-controller.js';
 import { podGcController } from './controllers/pod-gc-controller.js';
+import { nodeIpamController, DEFAULT_CLUSTER_CIDR } from './controllers/node-ipam-controller.js';
 import { schedulerController } from './scheduler/scheduler-controller.js';
 import { startServerAgentGateway, type AgentGateway, type AgentListen } from './gateway/agent-gateway.js';
 import { Compactor } from './store/compactor.js';
@@ -60,6 +61,10 @@ export interface ServerOptions {
   readonly nodeMonitorGracePeriodMs?: number;
   /** Seconds pods tolerate not-ready/unreachable nodes unless they say otherwise (default 4). */
   readonly defaultTolerationSeconds?: number;
+  /** The range nodes' pod CIDRs are cut from (default 10.42.0.0/16; `--cluster-cidr`). */
+  readonly clusterCidr?: string;
+  /** Prefix length of each node's pod CIDR (default 24; `--node-cidr-mask-size`). */
+  readonly nodeCidrMaskSize?: number;
 }
 
 export interface RunningServer {
@@ -110,6 +115,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       clock,
       logger: log.child({ component: 'agent-gateway' }),
       registry,
+      // Sent to agents in NodeConfig with their own spec.podCIDR.
+      clusterCidr: opts.clusterCidr ?? DEFAULT_CLUSTER_CIDR,
     });
     if (opts.watchCache !== false) {
       // One store watch feeds every LIST and WATCH (kube-apiserver's cacher); until it has filled,
@@ -138,6 +145,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       logger: log.child({ component: 'apiserver' }),
       tokens: [{ token: secrets.adminToken, user: 'admin' }],
       serverAddress: `${opts.listenHost}:${opts.listenPort}`,
+      ...(agentGateway === undefined
+        ? {}
+        : {
+            podStreams: {
+              storage,
+              tunnels: agentGateway.tunnels,
+              clock,
+              logger: log.child({ component: 'pod-streams' }),
+            },
+          }),
       prometheusSd: async (controllerAddress) =>
         prometheusSdTargets((await storage.list(nodesResource, undefined)).items, controllerAddress),
       ready: async () => {
@@ -150,6 +167,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
     });
     const srv = createServer({ cert: secrets.servingCertPem, key: secrets.servingKeyPem }, api.listener);
+    srv.on('upgrade', api.upgradeListener);
     server = srv;
     // Watches are long-lived; Node's default request timeout (5 min) would cut them.
     srv.requestTimeout = 0;
@@ -175,6 +193,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         daemonSetController(),
         jobController(),
         podGcController(),
+        nodeIpamController({
+          ...(opts.clusterCidr === undefined ? {} : { clusterCidr: opts.clusterCidr }),
+          ...(opts.nodeCidrMaskSize === undefined ? {} : { nodeCidrMaskSize: opts.nodeCidrMaskSize }),
+        }),
         nodeLifecycleController({
           ...(agentGateway === undefined ? {} : { heartbeats: agentGateway }),
           ...(opts.nodeMonitorGracePeriodMs === undefined

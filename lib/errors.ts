@@ -29,6 +29,8 @@ export const errorCodes = {
   JOIN_REFUSED: 'BERTH_ERR_JOIN_REFUSED',
   /** The container runtime failed unexpectedly (daemon down, corrupt state); expected negatives are values. */
   RUNTIME_FAILED: 'BERTH_ERR_RUNTIME_FAILED',
+  /** A container's config cannot become a runtime spec (bad mount, path, capability, seccomp file); runtimes report it as `InvalidConfig`. */
+  CONTAINER_CONFIG_INVALID: 'BERTH_ERR_CONTAINER_CONFIG_INVALID',
   /** A registry could not be reached or kept failing (network, 5xx, 429, timeouts) after retries. */
   IMAGE_REGISTRY: 'BERTH_ERR_IMAGE_REGISTRY',
   /** A registry refused our credentials (401/403), or none were given where they are needed. */
@@ -43,6 +45,10 @@ export const errorCodes = {
   API_UNREACHABLE: 'BERTH_ERR_API_UNREACHABLE',
   /** A controller's reconcile could not finish (it is retried with back-off); the cause says why. */
   RECONCILE_FAILED: 'BERTH_ERR_RECONCILE_FAILED',
+  /** The agent could not read a ConfigMap or Secret from the controller (unreachable, refused, bad answer). */
+  OBJECT_UNAVAILABLE: 'BERTH_ERR_OBJECT_UNAVAILABLE',
+  /** The pod network (bridge, netns, veth, nft, IPAM state) could not be changed or read; the cause says why. */
+  NETWORK_FAILED: 'BERTH_ERR_NETWORK_FAILED',
 } as const;
 
 export type ErrorCode = (typeof errorCodes)[keyof typeof errorCodes];

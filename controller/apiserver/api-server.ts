@@ -1,9 +1,12 @@
 /**
  * The API server's request pipeline: authenticate (bearer token), route, count and time, answer.
  * Routes: /version, /healthz|/livez|/readyz, /metrics, /berth/v1/prometheus-sd, discovery (/api, /apis, legacy and aggregated),
- * /openapi/v3, and every registered resource through `ResourceHandler`. Every error is a `Status`.
- * Transport (TLS, listening) is the caller's: this is a plain `(req, res)` handler.
+ * /openapi/v3, and every registered resource through `ResourceHandler`; pods/log (pod-log.ts) and, on
+ * the `upgrade` listener, pods/exec and pods/attach over WebSocket (pod-exec.ts) when a node gateway
+ * is given. Every error is a `Status`. Transport (TLS, listening) is the caller's: this is a plain
+ * `(req, res)` handler plus an `(req, socket, head)` upgrade handler.
  */
+import type { Duplex } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { apiResourceList, apiGroupList } from '../../api/discovery/legacy.js';
 import { discoveryResponse } from '../../api/discovery/negotiate.js';
@@ -11,9 +14,11 @@ import { openApiV3Index, openApiV3Json, parseOpenApiV3Key } from '../../api/open
 import { findResource } from '../../api/resources.js';
 import {
   ApiError,
+  badRequest,
   internalError,
   notAcceptable,
   notFound,
+  serviceUnavailable,
   toStatus,
   unauthorized,
 } from '../../api/status.js';
@@ -25,6 +30,8 @@ import type { Registry } from 'prom-client';
 import { healthCheckLabels, resourceRequestLabels, type ApiServerMetrics } from './apiserver-metrics.js';
 import { mediaType, sendJson, sendStatus, sendText } from './http-io.js';
 import { prometheusSdPath, type SdTargetGroup } from './prometheus-sd.js';
+import { PodExecServer, writeStatus } from './pod-exec.js';
+import { servePodLog, type PodStreamDeps } from './pod-log.js';
 import { parseRequestInfo } from './request-info.js';
 import type { ResourceHandler } from './resource-handler.js';
 
@@ -41,6 +48,8 @@ export interface ApiServerDeps {
   readonly ready: () => Promise<boolean>;
   /** Prometheus HTTP SD targets (prometheus-sd.ts), given the address the request reached us at. */
   readonly prometheusSd?: (controllerAddress: string | undefined) => Promise<readonly SdTargetGroup[]>;
+  /** Serves pods/log, exec and attach through the nodes' tunnels; absent, they answer 503. */
+  readonly podStreams?: PodStreamDeps;
 }
 
 /** Paths anyone may read, as kube-apiserver's system:public-info-viewer allows. */
@@ -48,9 +57,72 @@ const publicPaths = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
 export class ApiServer {
   readonly #d: ApiServerDeps;
+  readonly #exec: PodExecServer | undefined;
 
   constructor(deps: ApiServerDeps) {
     this.#d = deps;
+    this.#exec = deps.podStreams === undefined ? undefined : new PodExecServer(deps.podStreams);
+  }
+
+  /**
+   * The `upgrade` listener for node:http / node:https (`server.on('upgrade', api.upgradeListener)`):
+   * pods/exec and pods/attach over WebSocket; anything else is answered with a Status and closed.
+   */
+  readonly upgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => {
+      socket.destroy();
+    });
+    this.#upgrade(req, socket, head).catch((err: unknown) => {
+      this.#d.logger.error({ err }, 'unhandled error serving an upgrade request');
+      writeStatus(socket, internalError(err));
+    });
+  };
+
+  /** Ends open exec sessions (server shutdown). */
+  close(): void {
+    this.#exec?.close();
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://berth.invalid');
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    if (this.#authenticate(req) === undefined) {
+      writeStatus(socket, unauthorized());
+      return;
+    }
+    const info = parseRequestInfo(req.method ?? 'GET', path, url.searchParams);
+    const sub = info.kind === 'resource' ? info.subresource : undefined;
+    if (
+      info.kind !== 'resource' ||
+      info.group !== '' ||
+      info.resource !== 'pods' ||
+      info.namespace === undefined ||
+      info.name === undefined ||
+      (sub !== 'exec' && sub !== 'attach')
+    ) {
+      writeStatus(socket, badRequest(`upgrade is not supported for ${path}`));
+      return;
+    }
+    const done = this.#d.metrics.begin(
+      resourceRequestLabels(info, 'pods', req.method ?? 'GET', mediaType(req), url.searchParams),
+    );
+    let code = 500;
+    try {
+      code =
+        this.#exec === undefined
+          ? writeStatus(socket, serviceUnavailable(`pods/${sub} is not served: no node gateway runs`))
+          : await this.#exec.handleUpgrade(
+              req,
+              socket,
+              head,
+              info.namespace,
+              info.name,
+              sub,
+              url.searchParams,
+            );
+    } finally {
+      done(code);
+    }
   }
 
   /** The `(req, res)` listener for node:http / node:https. */
@@ -88,7 +160,19 @@ export class ApiServer {
           message: 'the server could not find the requested resource',
         });
       }
-      code = await this.#d.resources.handle(req, res, info, url.searchParams, r);
+      const sub = info.subresource;
+      if (r.kind === 'Pod' && (sub === 'exec' || sub === 'attach') && this.#d.podStreams !== undefined) {
+        req.resume();
+        throw new ApiError(badRequest('Upgrade request required'));
+      }
+      code =
+        r.kind === 'Pod' &&
+        sub === 'log' &&
+        info.verb === 'get' &&
+        info.namespace !== undefined &&
+        this.#d.podStreams !== undefined
+          ? await servePodLog(this.#d.podStreams, req, res, info.namespace, info.name ?? '', url.searchParams)
+          : await this.#d.resources.handle(req, res, info, url.searchParams, r);
     } catch (err) {
       const status = toStatus(err);
       if (status.code >= 500) this.#d.logger.error({ err, method: req.method, path }, 'request failed');

@@ -30,6 +30,7 @@ import {
   type ControllerMessage,
   type JoinRequest,
   type JoinResponse,
+  type TunnelFrame,
 } from '../../proto/gen/berth/v1/agent.js';
 import type { ResourceStorage } from '../apiserver/resource-storage.js';
 import type { NetworkInterfaces } from '../bootstrap/serving-names.js';
@@ -37,10 +38,13 @@ import { AgentSession, type SessionStream } from './agent-session.js';
 import { StorageEventSink, type EventSink } from './event-sink.js';
 import { gatewayServerCredentials, issueGatewayCertificate, nodeNameOfPeer } from './gateway-credentials.js';
 import { JoinService } from './join-service.js';
+import { NodeConfigFeed } from './node-config-feed.js';
 import { NodeRegistrar } from './node-registrar.js';
 import { NodeTokenStore } from './node-tokens.js';
 import { PodFeed } from './pod-feed.js';
 import { PodStatusWriter } from './pod-status-writer.js';
+import { ObjectService } from './object-service.js';
+import { TunnelBroker, type TunnelOpener } from './tunnel-broker.js';
 
 /** The default port of the agent endpoint. */
 export const defaultAgentGatewayPort = 6444;
@@ -69,6 +73,10 @@ export interface AgentGatewayOptions {
   readonly peerTimeoutMs?: number;
   /** gRPC keep-alive ping interval on idle connections (default 10 s; timeout 5 s). */
   readonly keepaliveTimeMs?: number;
+  /** The cluster's pod range, sent to every agent in NodeConfig (default: empty, unknown). */
+  readonly clusterCidr?: string;
+  /** Time for an agent to open a logs/exec tunnel after being asked (default 10 s). */
+  readonly tunnelOpenTimeoutMs?: number;
   /** Test seams for the serving certificate's names. */
   readonly hostname?: string;
   readonly networkInterfaces?: () => NetworkInterfaces;
@@ -101,6 +109,8 @@ export interface AgentGateway {
   /** Names of the nodes with a registered stream now. */
   connectedNodes(): string[];
   connection(nodeName: string): AgentConnectionInfo | undefined;
+  /** Opens logs/exec byte streams to connected nodes (tunnel-broker.ts). */
+  readonly tunnels: TunnelOpener;
   /** Ends every stream (UNAVAILABLE, so agents reconnect elsewhere or later) and stops serving. */
   close(): Promise<void>;
 }
@@ -138,8 +148,30 @@ export async function startAgentGateway(opts: AgentGatewayOptions): Promise<Agen
   const sessions = new Map<string, AgentSession>();
   const lastHeard = new Map<string, number>();
   const open = new Set<AgentSession>();
+  const tunnels = new TunnelBroker({
+    sendStreamOpen: (nodeName, streamOpen) => sessions.get(nodeName)?.streamOpen(streamOpen) ?? false,
+    isConnected: (nodeName) => sessions.has(nodeName),
+    clock,
+    logger: log.child({ part: 'tunnels' }),
+    ...(opts.tunnelOpenTimeoutMs === undefined ? {} : { openTimeoutMs: opts.tunnelOpenTimeoutMs }),
+  });
+  const nodeConfigs = new NodeConfigFeed({
+    store,
+    clock,
+    logger: log.child({ part: 'node-config' }),
+    clusterCidr: opts.clusterCidr ?? '',
+    onChange: (nodeName, config) => {
+      sessions.get(nodeName)?.nodeConfig(config);
+    },
+  });
 
   await feed.start();
+  try {
+    await nodeConfigs.start();
+  } catch (err) {
+    await feed.close();
+    throw err;
+  }
 
   const onJoin = (
     call: ServerUnaryCall<JoinRequest, JoinResponse>,
@@ -203,6 +235,9 @@ export async function startAgentGateway(opts: AgentGatewayOptions): Promise<Agen
         previous?.close(grpcStatus.ABORTED, 'replaced by a newer stream from the same node');
         metrics?.connected.set(sessions.size);
       },
+      onRegistered: (s) => {
+        s.nodeConfig(nodeConfigs.configOf(s.nodeName));
+      },
       onClose: (s) => {
         open.delete(s);
         if (sessions.get(s.nodeName) === s) {
@@ -242,7 +277,11 @@ export async function startAgentGateway(opts: AgentGatewayOptions): Promise<Agen
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
   });
   server.addService(NodeJoinService, { join: onJoin });
-  server.addService(AgentGatewayService, { connect: onConnect });
+  const onTunnel = (call: ServerDuplexStream<TunnelFrame, TunnelFrame>): void => {
+    tunnels.accept(call, nodeNameOfPeer(call.getAuthContext().sslPeerCertificate));
+  };
+  const objects = new ObjectService({ storage: opts.storage, logger: log.child({ part: 'objects' }) });
+  server.addService(AgentGatewayService, { connect: onConnect, tunnel: onTunnel, getObject: objects.handle });
 
   const hostname = opts.hostname ?? osHostname();
   const serving = await issueGatewayCertificate(opts.ca, {
@@ -256,6 +295,7 @@ export async function startAgentGateway(opts: AgentGatewayOptions): Promise<Agen
     port = await bind(server, opts.listenHost, opts.listenPort, gatewayServerCredentials(opts.ca, serving));
   } catch (err) {
     await feed.close();
+    await nodeConfigs.close();
     throw err;
   }
   const address = `${opts.listenHost.includes(':') ? `[${opts.listenHost}]` : opts.listenHost}:${port}`;
@@ -293,6 +333,7 @@ export async function startAgentGateway(opts: AgentGatewayOptions): Promise<Agen
     lastHeartbeat: (nodeName) => lastHeard.get(nodeName),
     isConnected: (nodeName) => sessions.has(nodeName),
     connectedNodes: () => [...sessions.keys()],
+    tunnels,
     connection: (nodeName) => {
       const s = sessions.get(nodeName);
       if (s === undefined) return undefined;
@@ -306,6 +347,7 @@ export async function startAgentGateway(opts: AgentGatewayOptions): Promise<Agen
     },
     close: async () => {
       for (const t of timers) t.cancel();
+      tunnels.close();
       for (const s of [...open]) s.close(grpcStatus.UNAVAILABLE, 'controller shutting down');
       await new Promise<void>((resolve) => {
         // Streams already ended; anything still open after the graceful attempt is cut.
@@ -319,6 +361,7 @@ export async function startAgentGateway(opts: AgentGatewayOptions): Promise<Agen
         });
       });
       await feed.close();
+      await nodeConfigs.close();
       await statusWriter.close();
     },
   };

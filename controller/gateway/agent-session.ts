@@ -21,7 +21,9 @@ import {
   ChangeType,
   type AgentMessage,
   type ControllerMessage,
+  type NodeConfig,
   type Register,
+  type StreamOpen,
   type ResourceList,
 } from '../../proto/gen/berth/v1/agent.js';
 import type { EventSink } from './event-sink.js';
@@ -51,6 +53,8 @@ export interface AgentSessionDeps {
   readonly logger: Logger;
   /** Called once the Register is accepted, before the Node is written. */
   readonly onRegister: (session: AgentSession) => void;
+  /** Called once the Node is written and the pod feed subscribed (send the NodeConfig now). */
+  readonly onRegistered?: (session: AgentSession) => void;
   /** Called once when the session ends, whatever ended it. */
   readonly onClose: (session: AgentSession) => void;
   /** Time allowed between the stream opening and Register (default 10 s). */
@@ -76,6 +80,7 @@ export class AgentSession implements FeedSubscriber {
   #lastHeard: number;
   #sentRevision = 0;
   #ackedRevision = 0;
+  #nodeConfig: NodeConfig | undefined;
 
   constructor(deps: AgentSessionDeps) {
     this.#d = deps;
@@ -211,6 +216,26 @@ export class AgentSession implements FeedSubscriber {
     this.#send({ kind: { $case: 'ping', ping: { revision } } }, revision);
   }
 
+  /**
+   * Asks the agent to open a tunnel (logs, exec). False when the session is not active, so the
+   * caller can answer "node not connected" at once.
+   */
+  streamOpen(open: StreamOpen): boolean {
+    if (this.#state !== 'active') return false;
+    this.#d.stream.send({ kind: { $case: 'streamOpen', streamOpen: open } });
+    return true;
+  }
+
+  /** Sends the node its settings (pod CIDR) if they differ from what it was last sent. */
+  nodeConfig(config: NodeConfig): void {
+    if (this.#state !== 'active') return;
+    const last = this.#nodeConfig;
+    if (last !== undefined && last.podCidr === config.podCidr && last.clusterCidr === config.clusterCidr)
+      return;
+    this.#nodeConfig = config;
+    this.#d.stream.send({ kind: { $case: 'nodeConfig', nodeConfig: config } });
+  }
+
   snapshot(pods: readonly Uint8Array[], revision: number): void {
     this.#send(
       { kind: { $case: 'podSnapshot', podSnapshot: { podsJson: pods.map(asBuffer), revision } } },
@@ -263,6 +288,7 @@ export class AgentSession implements FeedSubscriber {
       () => {
         if (this.#state !== 'active') return;
         this.#subscription = this.#d.feed.subscribe(this.nodeName, this, reg.lastAppliedRevision);
+        this.#d.onRegistered?.(this);
         this.#log.info(
           {
             resumedFrom: this.#subscription.resumed ? reg.lastAppliedRevision : undefined,

@@ -8,9 +8,15 @@
  * exit after N ms is seen EXITED (with `finishedAt` = start + N) by the first read at or after that
  * time. So thousands of fake containers cost no timers; only calls that must wait (a start delay, a
  * graceful stop, an exec `sleep`) sleep on the clock while they wait.
+ *
+ * Log files are written only when a container is scripted to log (`berth.dev/fake-log`,
+ * `berth.dev/fake-log-every-ms`): then its output goes to its `logPath` in the CRI format, so `kubectl
+ * logs` works against fake nodes; unscripted containers (hollow nodes by the thousand) touch no disk.
  */
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../../../lib/clock.js';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Clock, Timer } from '../../../lib/clock.js';
 import type {
   CallOptions,
   Container,
@@ -20,6 +26,8 @@ import type {
   ContainerStats,
   ContainerStatus,
   CreateContainerResult,
+  ExecStreamRequest,
+  ExecStreamSession,
   ExecSyncRequest,
   ExecSyncResult,
   PodSandbox,
@@ -36,7 +44,8 @@ import type {
 } from '../runtime.js';
 import { matchesLabels } from '../runtime.js';
 import { imageRefOf } from '../image-ref.js';
-import { resolveFakeScript, type FakeScript } from './fake-script.js';
+import { startFakeExec } from './fake-exec-stream.js';
+import { formatFakeLog, resolveFakeScript, type FakeScript } from './fake-script.js';
 import { runFakeShell } from './fake-shell.js';
 
 interface FakeSandbox {
@@ -67,6 +76,11 @@ interface FakeContainer {
   exitAt?: number;
   stopping?: Promise<void>;
   removed: boolean;
+  /** The periodic log writer (`fake-log-every-ms`), while running. */
+  logTimer?: Timer;
+  /** Serialises appends to the log file. */
+  logWrites?: Promise<void>;
+  logTicks: number;
 }
 
 export interface FakeRuntimeOptions {
@@ -223,6 +237,7 @@ export class FakeRuntime implements Runtime {
       state: 'CREATED',
       starting: false,
       removed: false,
+      logTicks: 0,
     };
     this.#containers.set(c.id, c);
     this.counters.containersCreated++;
@@ -260,6 +275,7 @@ export class FakeRuntime implements Runtime {
     c.startedAt = now;
     if (c.script.exitAfterMs !== undefined) c.exitAt = now + c.script.exitAfterMs;
     this.counters.containersStarted++;
+    this.#startLogging(c);
     return { ok: true };
   }
 
@@ -363,6 +379,33 @@ export class FakeRuntime implements Runtime {
     };
   }
 
+  /** Interactive exec on the fake shell (fake-exec-stream.ts). */
+  execStream(
+    id: string,
+    request: ExecStreamRequest,
+    opts?: CallOptions,
+  ): Promise<ExecStreamSession | RuntimeFailure> {
+    opts?.signal?.throwIfAborted();
+    const c = this.#containers.get(id);
+    if (c === undefined) return Promise.resolve(failure('NotFound', `container ${id} not found`));
+    this.#observe(c);
+    if (c.state !== 'RUNNING')
+      return Promise.resolve(failure('InvalidState', `container ${id} is not running`));
+    return Promise.resolve(
+      startFakeExec(request, {
+        files: c.files,
+        unknownExitCode: c.script.execExitCode,
+        clock: this.#clock,
+        ...(opts?.signal === undefined ? {} : { signal: opts.signal }),
+      }),
+    );
+  }
+
+  /** Resolves when every log line written so far is on disk (tests). */
+  async flushLogs(): Promise<void> {
+    await Promise.all([...this.#containers.values()].map((c) => c.logWrites ?? Promise.resolve()));
+  }
+
   containerStats(id: string): Promise<ContainerStats | undefined> {
     const c = this.#containers.get(id);
     if (c === undefined) return Promise.resolve(undefined);
@@ -426,7 +469,45 @@ export class FakeRuntime implements Runtime {
     }
   }
 
+  /** Writes the scripted start output and starts the periodic writer, if scripted. */
+  #startLogging(c: FakeContainer): void {
+    const { logText, logEveryMs } = c.script;
+    if (logText === undefined && logEveryMs === undefined) return;
+    if (logText !== undefined) this.#appendLog(c, logText);
+    if (logEveryMs !== undefined && logEveryMs > 0) {
+      c.logTimer = this.#clock.setTimer(
+        logEveryMs,
+        () => {
+          this.#observe(c);
+          if (c.state !== 'RUNNING' || c.removed) {
+            c.logTimer?.cancel();
+            delete c.logTimer;
+            return;
+          }
+          c.logTicks++;
+          this.#appendLog(c, `${c.script.logLine} ${c.logTicks}\n`);
+        },
+        { repeat: true },
+      );
+    }
+  }
+
+  #appendLog(c: FakeContainer, text: string): void {
+    const at = this.#clock.now();
+    const previous = c.logWrites ?? Promise.resolve();
+    c.logWrites = previous.then(async () => {
+      try {
+        await mkdir(dirname(c.logPath), { recursive: true });
+        await appendFile(c.logPath, formatFakeLog(at, text));
+      } catch {
+        // A fake's log is best effort: a missing log directory must not fail the simulation.
+      }
+    });
+  }
+
   #finish(c: FakeContainer, at: number, exitCode: number, reason: string): void {
+    c.logTimer?.cancel();
+    delete c.logTimer;
     c.state = 'EXITED';
     c.finishedAt = at;
     c.exitCode = exitCode;

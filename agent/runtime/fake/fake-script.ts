@@ -19,6 +19,9 @@
  * | `berth.dev/fake-cpu-millicores`          | CPU use reported by stats (default 1)                     |
  * | `berth.dev/fake-memory-bytes`            | working set reported by stats (default 4 MiB)             |
  * | `berth.dev/fake-pull-delay-ms`           | read by `FakeImageService`: a pull takes this long        |
+ * | `berth.dev/fake-log`                     | text the container writes to stdout when it starts (its log file, CRI format) |
+ * | `berth.dev/fake-log-every-ms`            | while running, writes a line `<fake-log-line> <n>` this often |
+ * | `berth.dev/fake-log-line`                | the periodic line's text (default `tick`)                 |
  *
  * Lookup for a container named `app`: the container config's annotation `KEY`, then the pod's
  * `KEY.app` (per-container), then the pod's `KEY`. Pod-wide keys (`KEY` without a suffix) do not
@@ -43,6 +46,9 @@ export const fakeAnnotations = {
   cpuMillicores: 'berth.dev/fake-cpu-millicores',
   memoryBytes: 'berth.dev/fake-memory-bytes',
   pullDelayMs: 'berth.dev/fake-pull-delay-ms',
+  log: 'berth.dev/fake-log',
+  logEveryMs: 'berth.dev/fake-log-every-ms',
+  logLine: 'berth.dev/fake-log-line',
 } as const;
 
 /** A container's scripted behaviour, resolved once at create time. */
@@ -60,6 +66,11 @@ export interface FakeScript {
   readonly execExitCode: number;
   readonly cpuMillicores: number;
   readonly memoryBytes: number;
+  /** Written to stdout at start. */
+  readonly logText?: string;
+  /** Period of the `logLine` writer; undefined: none. */
+  readonly logEveryMs?: number;
+  readonly logLine: string;
 }
 
 type Annotations = Readonly<Record<string, string>>;
@@ -104,11 +115,30 @@ export function resolveFakeScript(
     execExitCode: num(fakeAnnotations.execExitCode) ?? 0,
     cpuMillicores: num(fakeAnnotations.cpuMillicores) ?? 1,
     memoryBytes: num(fakeAnnotations.memoryBytes) ?? 4 * 1024 * 1024,
+    logLine: get(fakeAnnotations.logLine) ?? 'tick',
   };
+  const logText = get(fakeAnnotations.log);
+  const logEveryMs = num(fakeAnnotations.logEveryMs);
   return {
     ...script,
     ...(exitAfterMs !== undefined ? { exitAfterMs } : {}),
     ...(createError !== undefined ? { createError } : {}),
     ...(startError !== undefined ? { startError } : {}),
+    ...(logText !== undefined ? { logText } : {}),
+    ...(logEveryMs !== undefined ? { logEveryMs } : {}),
   };
+}
+
+/**
+ * The CRI log file text for fake output written at `ms`: one `F` entry per line, a `P` entry for a
+ * trailing piece without a newline (the format runc and containerd write).
+ */
+export function formatFakeLog(ms: number, text: string): string {
+  const time = `${new Date(ms).toISOString().slice(0, -1)}000000Z`;
+  const parts = text.split('\n');
+  const last = parts.pop() ?? '';
+  let out = '';
+  for (const p of parts) out += `${time} stdout F ${p}\n`;
+  if (last !== '') out += `${time} stdout P ${last}\n`;
+  return out;
 }
