@@ -156,6 +156,22 @@ describe('AgentSession', () => {
     await store.close();
   });
 
+  it('sends StreamOpen only once active, and NodeConfig only when it changed', async () => {
+    const { s, stream } = session('node-a');
+    const open = { streamId: 's1', request: undefined };
+    assert.equal(s.streamOpen(open), false, 'not before Register');
+    s.nodeConfig({ podCidr: '10.42.0.0/24', clusterCidr: '10.42.0.0/16' });
+    assert.equal(stream.sent.length, 0);
+    s.handle(register('node-a'));
+    assert.equal(s.streamOpen(open), true);
+    s.nodeConfig({ podCidr: '', clusterCidr: '10.42.0.0/16' });
+    s.nodeConfig({ podCidr: '', clusterCidr: '10.42.0.0/16' });
+    s.nodeConfig({ podCidr: '10.42.3.0/24', clusterCidr: '10.42.0.0/16' });
+    const kinds = stream.sent.map((m) => m.kind?.$case).filter((k) => k !== 'podSnapshot');
+    assert.deepEqual(kinds, ['streamOpen', 'nodeConfig', 'nodeConfig']);
+    await waitFor('the snapshot', () => stream.sent.some((m) => m.kind?.$case === 'podSnapshot'));
+  });
+
   it('registers the node: creates the Node with capacity, labels and Ready, then sends its pods only', async () => {
     const { s, stream } = session('node-a');
     s.handle(register('node-a'));
