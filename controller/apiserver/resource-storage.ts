@@ -6,6 +6,16 @@
  * deletionTimestamp, graceful pod deletion, namespace existence and termination, and dry runs.
  * Kind-specific defaulting and validation come in through `AdmissionHooks`.
  *
+ * The write path is the API server's hottest code, so it avoids store round trips it can prove
+ * unnecessary: an update starts from the newest version this storage has seen of the key (its own
+ * writes and reads, a bounded LRU) and lets the store's compare-and-swap verify it — a lost CAS hands
+ * back the current version, so a stale guess costs one retry, never a wrong write. Anything decided
+ * on a cached version that would end the request without a write (a no-op, a conflict on a pinned
+ * resourceVersion, an error) is re-checked against a fresh read first. Namespace existence is cached
+ * too. One store watch keeps both current: it refreshes remembered versions when others write
+ * (the scheduler binds on the store directly) and invalidates namespace states; this storage's own
+ * namespace writes invalidate at once.
+ *
  * Deletion:  live ──delete, finalizers or graceful──▶ terminating (deletionTimestamp set)
  *              │                                        │ last finalizer removed / grace over
  *              └──delete, nothing pending──▶ gone ◀─────┘
@@ -26,7 +36,7 @@ import {
 } from '../../api/status.js';
 import type { Clock } from '../../lib/clock.js';
 import { CompactedError, isBerthError, errorCodes } from '../../lib/errors.js';
-import type { Store } from '../store/store.js';
+import type { KeyValue, Store, Watch } from '../store/store.js';
 import { decodeObject, encodeObject, objectKey, resourcePrefix } from './object-codec.js';
 
 /** Kind-specific defaulting and validation (api/defaults, api/validation). */
@@ -77,12 +87,25 @@ export type Mutation = (current: StoredObject) => StoredObject | Promise<StoredO
 
 const namespaces = findResource('', 'v1', 'namespaces');
 const MAX_CAS_RETRIES = 20;
+/** Every object's key starts with this (object-codec.ts). */
+const REGISTRY_PREFIX = '/registry/';
+/** Keys whose newest version is remembered for updates (about one value each: shared with watchers). */
+const KNOWN_VERSIONS_MAX = 50_000;
 
 export class ResourceStorage {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #admission: AdmissionHooks;
   readonly #newUid: () => string;
+  /** Newest version seen per key, in least-recently-used order. A hint: the store's CAS decides. */
+  readonly #known = new Map<string, KeyValue>();
+  /** Namespaces known to exist, with whether they are terminating; valid while #watch runs. */
+  readonly #nsCache = new Map<string, { terminating: boolean }>();
+  /** One store watch on every object: refreshes #known and invalidates #nsCache. */
+  #watch: Watch | undefined;
+  #watchStarting: Promise<boolean> | undefined;
+  /** Bumped on every namespace event, so a read that raced one is not cached. */
+  #nsGeneration = 0;
 
   constructor(deps: { store: Store; clock: Clock; admission: AdmissionHooks; newUid?: () => string }) {
     this.#store = deps.store;
@@ -91,12 +114,33 @@ export class ResourceStorage {
     this.#newUid = deps.newUid ?? randomUUID;
   }
 
+  #remember(kv: KeyValue): void {
+    this.#known.delete(kv.key);
+    this.#known.set(kv.key, kv);
+    if (this.#known.size > KNOWN_VERSIONS_MAX) {
+      const oldest = this.#known.keys().next();
+      if (oldest.done !== true) this.#known.delete(oldest.value);
+    }
+  }
+
+  #forget(key: string): void {
+    this.#known.delete(key);
+  }
+
+  /** A store read that also refreshes what this storage remembers of the key. */
+  async #read(key: string): Promise<KeyValue | undefined> {
+    const kv = await this.#store.get(key);
+    if (kv === undefined) this.#forget(key);
+    else this.#remember(kv);
+    return kv;
+  }
+
   get store(): Store {
     return this.#store;
   }
 
   async get(r: ResourceInfo, namespace: string | undefined, name: string): Promise<StoredObject> {
-    const kv = await this.#store.get(objectKey(r, namespace, name));
+    const kv = await this.#read(objectKey(r, namespace, name));
     if (kv === undefined) throw new ApiError(notFound(groupResource(r), name));
     return decodeObject(kv);
   }
@@ -175,7 +219,12 @@ export class ResourceStorage {
       return obj;
     }
     const result = await this.#storeCall(() => this.#store.create(key, encodeObject(obj)));
-    if (!result.ok) throw new ApiError(alreadyExists(groupResource(r), name));
+    if (!result.ok) {
+      this.#remember(result.current);
+      throw new ApiError(alreadyExists(groupResource(r), name));
+    }
+    this.#remember(result.kv);
+    if (r.kind === 'Namespace') this.#nsCache.delete(name);
     return decodeObject(result.kv);
   }
 
@@ -191,25 +240,48 @@ export class ResourceStorage {
     opts: WriteOptions & { createIfMissing?: boolean } = {},
   ): Promise<{ object: StoredObject; created: boolean }> {
     const key = objectKey(r, namespace, name);
+    if (this.#watch === undefined) void this.#watchStore();
+    // Start from the remembered version (not for dry runs: nothing would verify it).
+    let kv: KeyValue | undefined = opts.dryRun === true ? undefined : this.#known.get(key);
+    let unverified = kv !== undefined;
+    if (kv === undefined) kv = await this.#read(key);
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const kv = await this.#store.get(key);
       if (kv === undefined) {
         if (opts.createIfMissing !== true) throw new ApiError(notFound(groupResource(r), name));
         const wanted = await mutate(emptyObject(r, namespace, name));
         return { object: await this.create(r, namespace, wanted, opts), created: true };
       }
       const current = decodeObject(kv);
-      const wanted = await mutate(cloneJson(current));
-      const pinned = wanted.metadata.resourceVersion;
-      if (pinned !== undefined && pinned !== '' && pinned !== current.metadata.resourceVersion) {
-        throw new ApiError(conflict(groupResource(r), name));
+      let next: StoredObject;
+      try {
+        const wanted = await mutate(ownCopy(kv));
+        const pinned = wanted.metadata.resourceVersion;
+        if (pinned !== undefined && pinned !== '' && pinned !== current.metadata.resourceVersion) {
+          throw new ApiError(conflict(groupResource(r), name));
+        }
+        const stored = kv;
+        next = this.#prepareUpdate(r, wanted, current, () => ownCopy(stored), opts);
+      } catch (err) {
+        // Decided on a remembered version: decide again on the stored one before failing the request.
+        if (!unverified) throw err;
+        unverified = false;
+        kv = await this.#read(key);
+        continue;
       }
-      const next = this.#prepareUpdate(r, wanted, current, opts);
       if (opts.dryRun === true) return { object: next, created: false };
       // `next` carries no resourceVersion (#prepareUpdate drops it); compare against the stored form.
       if (jsonEqual(next, { ...current, metadata: { ...current.metadata, resourceVersion: undefined } })) {
+        if (unverified) {
+          const fresh = await this.#read(key);
+          unverified = false;
+          if (fresh?.modRevision !== kv.modRevision) {
+            kv = fresh;
+            continue;
+          }
+        }
         return { object: current, created: false }; // no-op writes do not bump the resourceVersion
       }
+      const expected = kv.modRevision;
       if (
         next.metadata.deletionTimestamp !== undefined &&
         (next.metadata.finalizers ?? []).length === 0 &&
@@ -217,21 +289,32 @@ export class ResourceStorage {
         // A terminating namespace stays until the namespace controller has emptied it and cleared spec.finalizers.
         !(r.kind === 'Namespace' && namespaceFinalizers(next).length > 0)
       ) {
-        const del = await this.#storeCall(() => this.#store.delete(key, kv.modRevision));
-        if (del.ok)
+        const del = await this.#storeCall(() => this.#store.delete(key, expected));
+        if (r.kind === 'Namespace') this.#nsCache.delete(name);
+        if (del.ok) {
+          this.#forget(key);
           return {
             object: { ...next, metadata: { ...next.metadata, resourceVersion: String(del.revision) } },
             created: false,
           };
+        }
+        kv = del.reason === 'conflict' ? del.current : undefined;
       } else {
-        const result = await this.#storeCall(() =>
-          this.#store.update(key, encodeObject(next), kv.modRevision),
-        );
-        if (result.ok) return { object: decodeObject(result.kv), created: false };
+        const result = await this.#storeCall(() => this.#store.update(key, encodeObject(next), expected));
+        if (r.kind === 'Namespace') this.#nsCache.delete(name);
+        if (result.ok) {
+          this.#remember(result.kv);
+          return { object: decodeObject(result.kv), created: false };
+        }
+        kv = result.reason === 'conflict' ? result.current : undefined;
       }
-      // Lost the compare-and-swap: read again. A caller that pinned a resourceVersion gets its 409 from
-      // the check above on the next turn; one whose object merely carried the version it read (a patch
-      // applied to the current object) is retried, as kube-apiserver's patcher does.
+      // Lost the compare-and-swap: the store handed back what is there now (or nothing). A caller that
+      // pinned a resourceVersion gets its 409 from the check above on the next turn; one whose object
+      // merely carried the version it read (a patch applied to the current object) is retried, as
+      // kube-apiserver's patcher does.
+      if (kv === undefined) this.#forget(key);
+      else this.#remember(kv);
+      unverified = false;
     }
     throw new ApiError(conflict(groupResource(r), name, 'too many concurrent writers; try again'));
   }
@@ -240,12 +323,13 @@ export class ResourceStorage {
     r: ResourceInfo,
     wanted: StoredObject,
     current: StoredObject,
+    copyCurrent: () => StoredObject,
     opts: WriteOptions,
   ): StoredObject {
     let next: StoredObject;
     if (opts.subresource === 'status') {
       // A status write changes only .status (and keeps everything else as stored).
-      next = { ...cloneJson(current), status: cloneJson(wanted.status) };
+      next = { ...copyCurrent(), status: cloneJson(wanted.status) };
       if (wanted.status === undefined) delete next.status;
     } else {
       next = cloneJson(wanted);
@@ -292,7 +376,7 @@ export class ResourceStorage {
   ): Promise<DeleteResult> {
     const key = objectKey(r, namespace, name);
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const kv = await this.#store.get(key);
+      const kv = await this.#read(key);
       if (kv === undefined) throw new ApiError(notFound(groupResource(r), name));
       const current = decodeObject(kv);
       const pre = opts.preconditions;
@@ -314,7 +398,7 @@ export class ResourceStorage {
           ),
         );
       }
-      const next = cloneJson(current);
+      const next = ownCopy(kv);
       const finalizers = new Set(next.metadata.finalizers ?? []);
       if (opts.propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
       if (opts.propagationPolicy === 'Orphan') finalizers.add('orphan');
@@ -344,21 +428,36 @@ export class ResourceStorage {
         const result = await this.#storeCall(() =>
           this.#store.update(key, encodeObject(next), kv.modRevision),
         );
-        if (result.ok) return { object: decodeObject(result.kv), deleted: false };
+        if (r.kind === 'Namespace') this.#nsCache.delete(name);
+        if (result.ok) {
+          this.#remember(result.kv);
+          return { object: decodeObject(result.kv), deleted: false };
+        }
         continue;
       }
       if (opts.dryRun === true) return { object: current, deleted: true };
       const result = await this.#storeCall(() => this.#store.delete(key, kv.modRevision));
-      if (result.ok) return { object: decodeObject(result.prevKv, result.revision), deleted: true };
+      if (r.kind === 'Namespace') this.#nsCache.delete(name);
+      if (result.ok) {
+        this.#forget(key);
+        return { object: decodeObject(result.prevKv, result.revision), deleted: true };
+      }
     }
     throw new ApiError(conflict(groupResource(r), name, 'too many concurrent writers; try again'));
   }
 
   async #assertNamespaceWritable(r: ResourceInfo, namespace: string, name: string): Promise<void> {
     if (namespaces === undefined) return;
-    const kv = await this.#store.get(objectKey(namespaces, undefined, namespace));
-    if (kv === undefined) throw new ApiError(notFound({ group: '', resource: 'namespaces' }, namespace));
-    if (decodeObject(kv).metadata.deletionTimestamp !== undefined) {
+    let state = this.#nsCache.get(namespace);
+    if (state === undefined) {
+      const watching = await this.#watchStore();
+      const generation = this.#nsGeneration;
+      const kv = await this.#store.get(objectKey(namespaces, undefined, namespace));
+      if (kv === undefined) throw new ApiError(notFound({ group: '', resource: 'namespaces' }, namespace));
+      state = { terminating: decodeObject(kv).metadata.deletionTimestamp !== undefined };
+      if (watching && generation === this.#nsGeneration) this.#nsCache.set(namespace, state);
+    }
+    if (state.terminating) {
       throw new ApiError(
         forbidden(
           groupResource(r),
@@ -366,6 +465,57 @@ export class ResourceStorage {
           `unable to create new content in namespace ${namespace} because it is being terminated`,
         ),
       );
+    }
+  }
+
+  /**
+   * Makes sure this storage's store watch is running. It keeps what #known remembers current when
+   * others write (the scheduler binds pods on the store directly; other servers share an etcd), so an
+   * update rarely loses its first compare-and-swap, and it invalidates cached namespace states (k8s's
+   * NamespaceLifecycle admission reads an informer the same way). Resolves to false when no watch
+   * could be started: then namespace states are not cached.
+   */
+  async #watchStore(): Promise<boolean> {
+    if (this.#watch !== undefined) return true;
+    this.#watchStarting ??= (async (): Promise<boolean> => {
+      try {
+        const from = (await this.#store.currentRevision()) + 1;
+        const watch = this.#store.watch(REGISTRY_PREFIX, from);
+        this.#watch = watch;
+        void this.#follow(watch);
+        return true;
+      } catch {
+        return false; // the store is closing or unavailable: namespace checks read the store
+      } finally {
+        this.#watchStarting = undefined;
+      }
+    })();
+    return await this.#watchStarting;
+  }
+
+  async #follow(watch: Watch): Promise<void> {
+    const nsPrefix = namespaces === undefined ? undefined : resourcePrefix(namespaces);
+    try {
+      for await (const events of watch) {
+        for (const e of events) {
+          const key = e.type === 'PUT' ? e.kv.key : e.key;
+          if (nsPrefix !== undefined && key.startsWith(nsPrefix)) {
+            this.#nsGeneration++;
+            this.#nsCache.delete(key.slice(nsPrefix.length));
+          }
+          const known = this.#known.get(key);
+          if (known === undefined || known.modRevision >= e.revision) continue;
+          // Refreshed in place (no LRU bump): being written by others is not being used here.
+          if (e.type === 'PUT') this.#known.set(key, e.kv);
+          else this.#known.delete(key);
+        }
+      }
+    } catch {
+      // Dropped, compacted or store gone: the next write starts a new watch.
+    } finally {
+      this.#nsGeneration++;
+      this.#nsCache.clear();
+      if (this.#watch === watch) this.#watch = undefined;
     }
   }
 
@@ -392,6 +542,18 @@ export class ResourceStorage {
 
 export function groupResource(r: ResourceInfo): { group: string; resource: string } {
   return { group: r.group, resource: r.plural };
+}
+
+const textDecoder = new TextDecoder();
+
+/**
+ * A private, mutable copy of a stored object: parsed again from its stored bytes, which is about
+ * twice as fast as structuredClone of the decoded (shared, immutable) object.
+ */
+function ownCopy(kv: KeyValue): StoredObject {
+  const obj = JSON.parse(textDecoder.decode(kv.value)) as StoredObject;
+  obj.metadata = { ...obj.metadata, resourceVersion: String(kv.modRevision) };
+  return obj;
 }
 
 function emptyObject(r: ResourceInfo, namespace: string | undefined, name: string): StoredObject {

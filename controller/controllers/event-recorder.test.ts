@@ -14,7 +14,10 @@ const events = findResource('', 'v1', 'events') as ResourceInfo;
 const namespaces = findResource('', 'v1', 'namespaces') as ResourceInfo;
 const configmaps = findResource('', 'v1', 'configmaps') as ResourceInfo;
 
-async function setup(maxPending?: number) {
+async function setup(
+  maxPending?: number,
+  limit?: { normalEventsPerSecond: number; normalEventBurst: number },
+) {
   const clock = new FakeClock(Date.UTC(2026, 2, 1, 12, 0, 0));
   const store = openSqliteStore({ path: ':memory:' });
   const storage = new ResourceStorage({ store, clock, admission: defaultAdmission });
@@ -34,6 +37,7 @@ async function setup(maxPending?: number) {
     logger: silentLogger(),
     host: 'node-1',
     ...(maxPending === undefined ? {} : { maxPending }),
+    ...limit,
   });
   const cm = await storage.create(configmaps, 'apps', {
     apiVersion: 'v1',
@@ -153,6 +157,36 @@ describe('EventBroadcaster', () => {
       rec.event({ kind: 'Pod', namespace: 'default', name: 'p', uid: 'u' }, 'Normal', 'R', 'm');
       await broadcaster.flush();
       assert.equal((await listEvents()).length, 0);
+    } finally {
+      await store.close();
+    }
+  });
+  it('rate-limits new Normal events (dropping the excess) but never Warnings', async () => {
+    const { clock, store, broadcaster, listEvents } = await setup(undefined, {
+      normalEventsPerSecond: 2,
+      normalEventBurst: 3,
+    });
+    try {
+      const rec = broadcaster.recorder('c');
+      const pod = (i: number) => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        namespace: 'apps',
+        name: `p${i}`,
+        uid: `u${i}`,
+      });
+      for (let i = 0; i < 6; i++) rec.event(pod(i), 'Normal', 'Scheduled', 'bound');
+      rec.event(pod(9), 'Warning', 'FailedScheduling', 'no fit');
+      await broadcaster.flush();
+      let all = await listEvents();
+      assert.deepEqual(all.map((e) => e.metadata.name?.split('.')[0]).sort(), ['p0', 'p1', 'p2', 'p9']);
+      assert.equal(broadcaster.rateLimited, 3);
+      await clock.advance(1000); // two more tokens
+      for (let i = 10; i < 13; i++) rec.event(pod(i), 'Normal', 'Scheduled', 'bound');
+      await broadcaster.flush();
+      all = await listEvents();
+      assert.equal(all.length, 6);
+      assert.equal(broadcaster.rateLimited, 4);
     } finally {
       await store.close();
     }

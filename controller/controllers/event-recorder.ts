@@ -8,6 +8,10 @@
  * - Repeats are aggregated like client-go's EventCorrelator/EventLogger: an event with the same source,
  *   involved object, type, reason and message as one already written bumps that Event's `count` and
  *   `lastTimestamp` instead of creating another. Repeats still queued are merged before any write.
+ * - New Normal events pass a token bucket (default 50/s, burst 500) before they queue: a burst of
+ *   thousands of pods would otherwise write a Scheduled and a SuccessfulCreate Event for each, as
+ *   many writes as the pods themselves. Over the budget they are dropped and counted, as client-go's
+ *   broadcaster drops when its queue is full. Warnings and repeats of queued events are not limited.
  * - Events are named `<object name>.<hex nanoseconds>` in the involved object's namespace (`default`
  *   for cluster-scoped objects) and carry `involvedObject.{kind,namespace,name,uid,apiVersion}`, which
  *   is what `kubectl describe` selects on.
@@ -20,6 +24,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { ResourceStorage } from '../apiserver/resource-storage.js';
 import { requireResource } from './informer-factory.js';
 import { updateObject } from './object-writes.js';
+import { TokenBucket } from './token-bucket.js';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -54,6 +59,10 @@ export interface EventBroadcasterOptions {
   readonly maxPending?: number;
   /** Written events remembered for aggregation (default 4096, client-go's LRU size). */
   readonly cacheSize?: number;
+  /** New Normal events accepted per second, sustained (default 50). */
+  readonly normalEventsPerSecond?: number;
+  /** New Normal events accepted in a burst before the rate applies (default 500). */
+  readonly normalEventBurst?: number;
 }
 
 interface Pending {
@@ -84,10 +93,12 @@ export class EventBroadcaster {
   readonly #log: Logger;
   readonly #maxPending: number;
   readonly #cacheSize: number;
+  readonly #normalBudget: TokenBucket;
   readonly #pending = new Map<string, Pending>();
   /** Aggregation key → the Event written for it, least recently used first. */
   readonly #written = new Map<string, Written>();
   #dropped = 0;
+  #limited = 0;
   #seq = 0;
   #draining: Promise<void> | undefined;
   readonly #writing = new Set<string>();
@@ -98,6 +109,16 @@ export class EventBroadcaster {
     this.#log = opts.logger.child({ component: 'events' });
     this.#maxPending = opts.maxPending ?? 1000;
     this.#cacheSize = opts.cacheSize ?? 4096;
+    this.#normalBudget = new TokenBucket({
+      ratePerSecond: opts.normalEventsPerSecond ?? 50,
+      burst: opts.normalEventBurst ?? 500,
+      clock: opts.clock,
+    });
+  }
+
+  /** New Normal events dropped by the rate limit since this broadcaster started. */
+  get rateLimited(): number {
+    return this.#limited;
   }
 
   /** A recorder whose events carry `source.component: component`. */
@@ -151,6 +172,12 @@ export class EventBroadcaster {
     }
     if (this.#pending.size >= this.#maxPending) {
       this.#dropped++;
+      return;
+    }
+    if (type === 'Normal' && this.#normalBudget.tryTake() > 0) {
+      if (this.#limited++ % 1000 === 0) {
+        this.#log.info({ dropped: this.#limited }, 'normal events over their rate limit are dropped');
+      }
       return;
     }
     const namespace =

@@ -5,13 +5,20 @@
  * version that creates one core/v1 Event per record through `ResourceStorage`, off the caller's
  * path, with a bounded backlog (events are for people debugging; under overload dropping some is
  * better than slowing pod status).
+ *
+ * Normal events also pass a token bucket (kubelet's --event-qps/--event-burst, but for all agents
+ * together): a thousand agents starting pods report Pulled/Created/Started for every container, and
+ * written one Event each they would be most of the store's writes. Beyond the budget they are
+ * dropped and counted, as client-go's broadcaster drops under load. Warnings are never rate-limited.
  */
 import { randomBytes } from 'node:crypto';
 import type { StoredObject } from '../../api/object.js';
 import { findResource, type ResourceInfo } from '../../api/resources.js';
+import { realClock, type Clock } from '../../lib/clock.js';
 import type { Logger } from '../../lib/logger.js';
 import { errorMessage } from '../../lib/errors.js';
 import type { ResourceStorage } from '../apiserver/resource-storage.js';
+import { TokenBucket } from '../controllers/token-bucket.js';
 
 /** One event to record. */
 export interface EventRecord {
@@ -46,6 +53,11 @@ export interface StorageEventSinkOptions {
   readonly maxBacklog?: number;
   /** Writes in flight at once (default 4). */
   readonly concurrency?: number;
+  /** Normal events written per second, sustained, across all agents (default 50). */
+  readonly normalEventsPerSecond?: number;
+  /** Normal events written in a burst before the rate applies (default 500). */
+  readonly normalEventBurst?: number;
+  readonly clock?: Clock;
 }
 
 const events = findResource('', 'v1', 'events') as ResourceInfo;
@@ -57,8 +69,10 @@ export class StorageEventSink implements EventSink {
   readonly #maxBacklog: number;
   readonly #concurrency: number;
   readonly #backlog: EventRecord[] = [];
+  readonly #normalBudget: TokenBucket;
   #inFlight = 0;
   #dropped = 0;
+  #limited = 0;
   #idle: (() => void)[] = [];
 
   constructor(opts: StorageEventSinkOptions) {
@@ -66,9 +80,25 @@ export class StorageEventSink implements EventSink {
     this.#log = opts.logger;
     this.#maxBacklog = opts.maxBacklog ?? 1000;
     this.#concurrency = opts.concurrency ?? 4;
+    this.#normalBudget = new TokenBucket({
+      ratePerSecond: opts.normalEventsPerSecond ?? 50,
+      burst: opts.normalEventBurst ?? 500,
+      clock: opts.clock ?? realClock,
+    });
+  }
+
+  /** Events dropped by the rate limit since this sink started. */
+  get rateLimited(): number {
+    return this.#limited;
   }
 
   record(event: EventRecord): void {
+    if (event.type === 'Normal' && this.#normalBudget.tryTake() > 0) {
+      if (this.#limited++ % 1000 === 0) {
+        this.#log.info({ dropped: this.#limited }, 'normal events over their rate limit are dropped');
+      }
+      return;
+    }
     if (this.#backlog.length >= this.#maxBacklog) {
       if (this.#dropped++ === 0) this.#log.warn('event backlog full; dropping events');
       return;

@@ -1,9 +1,13 @@
 /**
  * Writes agents' Node objects through `ResourceStorage` (not over HTTP): create-or-update at
  * registration, and the Ready condition's heartbeat time as heartbeats arrive — at most every
- * `statusUpdateIntervalMs` per node, because a thousand nodes writing every heartbeat would be most
- * of the store's load. Liveness itself is read from memory (`AgentGateway.lastHeartbeat`); the Node
- * only has to say roughly when the node was last heard from, and survive a controller restart.
+ * `statusUpdateIntervalMs` per node (default 60 s, kubelet's nodeStatusReportFrequency idea: with
+ * node leases a kubelet reports an unchanged status only every few minutes), because a thousand nodes
+ * writing every 10 s heartbeat cost most of a core. Liveness itself is read from memory
+ * (`AgentGateway.lastHeartbeat`, the node-lifecycle controller's `HeartbeatSource`); the Node only
+ * has to say roughly when the node was last heard from, and survive a controller restart. What does
+ * change the Node is written at once: registration, and the first heartbeat after a silence (the
+ * session forces it, so a node marked NotReady turns Ready again).
  *
  * Writes for one node are serialised, so a heartbeat never races its node's registration. A Node
  * deleted while its agent is connected is registered again at the next heartbeat write, as a
@@ -30,7 +34,7 @@ export interface NodeRegistrarOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly events: EventSink;
-  /** Least time between two heartbeat writes of one Node (default 10 s, the kubelet's default). */
+  /** Least time between two heartbeat writes of one Node (default 60 s). */
   readonly statusUpdateIntervalMs?: number;
 }
 
@@ -51,7 +55,7 @@ export class NodeRegistrar {
     this.#clock = opts.clock;
     this.#log = opts.logger;
     this.#events = opts.events;
-    this.#intervalMs = opts.statusUpdateIntervalMs ?? 10_000;
+    this.#intervalMs = opts.statusUpdateIntervalMs ?? 60_000;
   }
 
   /**

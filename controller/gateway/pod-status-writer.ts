@@ -23,7 +23,7 @@ export interface PodStatusWriterOptions {
   readonly storage: ResourceStorage;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Pods written at once (default 8). */
+  /** Pods written at once (default 32: enough to fill one group commit of the store). */
   readonly concurrency?: number;
   /** Pause before retrying a write that failed for a store error (default 1 s). */
   readonly retryDelayMs?: number;
@@ -62,7 +62,7 @@ export class PodStatusWriter {
     this.#storage = opts.storage;
     this.#clock = opts.clock;
     this.#log = opts.logger;
-    this.#concurrency = opts.concurrency ?? 8;
+    this.#concurrency = opts.concurrency ?? 32;
     this.#retryDelayMs = opts.retryDelayMs ?? 1000;
     this.#maxAttempts = opts.maxAttempts ?? 5;
   }

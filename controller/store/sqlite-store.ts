@@ -2,12 +2,20 @@
  * The embedded store: `Store` on SQLite (better-sqlite3, WAL, synchronous=FULL). Default backend of
  * `berth server`; opened on `:memory:` it is also the fast, real-semantics fake for unit tests.
  *
- * Writes are group-committed: every write request joins a queue, and one transaction per turn of the
- * event loop applies the whole queue — so 64 concurrent writers share one fsync instead of paying 64 —
- * and only after that commit are the callers answered and the watchers told. better-sqlite3 is
- * synchronous and this process is the only writer, so revisions are assigned here, compare-and-swap
- * is checked inside the transaction, and a watch can replay history and subscribe to live events in
- * one tick without a gap or a duplicate.
+ * Writes are group-committed: every write request joins a queue, and one transaction applies the
+ * whole queue — so 64 concurrent writers share one fsync instead of paying 64 — and only after that
+ * commit are the callers answered and the watchers told. On a database file the transaction runs on
+ * a writer thread (sqlite-writer.ts) that owns the only write connection, so the fsync never blocks
+ * this event loop; while one batch commits, the next one gathers. Reads use this thread's own
+ * connection (WAL readers never wait for the writer).
+ *
+ * Because the writer answers after its commit, this thread's reads can briefly see a commit whose
+ * events are not published yet. So "the current revision" is always read from the database (in the
+ * same read transaction as a list), and a watch ignores live events at or below the revision it
+ * replays history up to: a list and a watch from its revision + 1 see every event exactly once.
+ *
+ *   write ─▶ queue ──flush (setImmediate, or as soon as the batch in flight commits)──▶ committing
+ *   committing ──commit ok──▶ callers answered, watchers told │ commit failed ──▶ callers rejected
  */
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
@@ -15,6 +23,7 @@ import { realClock, type Clock } from '../../lib/clock.js';
 import { BerthError, CompactedError, errorCodes } from '../../lib/errors.js';
 import { silentLogger, type Logger } from '../../lib/logger.js';
 import { decodeContinue, encodeContinue, prefixEnd, validateKey } from './continue-token.js';
+import type { WireKv, WriteOp, WriteOutcome } from './sqlite-batch.js';
 import {
   applySchema,
   OP_DELETE,
@@ -24,6 +33,7 @@ import {
   type KvRow,
   type Statements,
 } from './sqlite-schema.js';
+import { InThreadWriter, ThreadWriter, type BatchWriter } from './sqlite-writer.js';
 import type {
   CreateResult,
   DeleteResult,
@@ -47,16 +57,16 @@ export interface SqliteStoreOptions {
   readonly watchBufferSize?: number;
   /** History replayed per step when a watch starts in the past (default 500 rows). */
   readonly replayPageSize?: number;
+  /**
+   * Commit on a writer thread (default: true for files; always false for `:memory:`, which only
+   * its own connection can see).
+   */
+  readonly writerThread?: boolean;
 }
 
 /** Above every key: keys are validated to be shorter than this sentinel sorts. */
 const KEY_SPACE_END = '\u{10ffff}';
 const COMPACT_CHUNK = 5000;
-
-type WriteOp =
-  | { kind: 'create'; key: string; value: Uint8Array }
-  | { kind: 'update'; key: string; value: Uint8Array; expected: number }
-  | { kind: 'delete'; key: string; expected: number | undefined };
 
 type WriteResult = CreateResult | UpdateResult | DeleteResult;
 
@@ -69,7 +79,7 @@ interface Pending {
 interface Subscriber {
   start: string;
   end: string;
-  /** Live events below this revision are not for this watcher (it asked for a future revision). */
+  /** Live events below this revision are not for this watcher (replayed, or before its start). */
   minRevision: number;
   queue: WatchQueue;
 }
@@ -78,15 +88,16 @@ export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   readonly #db: Db;
   readonly #st: Statements;
+  readonly #writer: BatchWriter;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #watchBufferSize: number;
   readonly #replayPageSize: number;
-  #revision: number;
   #compacted: number;
   #queue: Pending[] = [];
   #flushScheduled = false;
-  #flushed: Promise<void> = Promise.resolve();
+  #committing = false;
+  #idleWaiters: (() => void)[] = [];
   #subscribers = new Set<Subscriber>();
   #closed = false;
 
@@ -95,6 +106,7 @@ export class SqliteStore implements Store {
     this.#log = opts.logger ?? silentLogger();
     this.#watchBufferSize = opts.watchBufferSize ?? 1000;
     this.#replayPageSize = opts.replayPageSize ?? 500;
+    const inMemory = opts.path === ':memory:' || opts.path === '';
     try {
       this.#db = new Database(opts.path);
       applySchema(this.#db);
@@ -104,12 +116,18 @@ export class SqliteStore implements Store {
       });
     }
     this.#st = prepareStatements(this.#db);
-    this.#revision = this.#meta('current_revision');
     this.#compacted = this.#meta('compacted_revision');
+    this.#writer =
+      inMemory || opts.writerThread === false ? new InThreadWriter(this.#db) : new ThreadWriter(opts.path);
   }
 
   #meta(name: string): number {
     return this.#st.getMeta.get(name)?.value ?? 0;
+  }
+
+  /** The newest committed revision, as this thread's connection sees it. */
+  #head(): number {
+    return this.#meta('current_revision');
   }
 
   #assertOpen(): void {
@@ -140,103 +158,75 @@ export class SqliteStore implements Store {
       this.#assertOpen();
       validateKey(op.key);
       this.#queue.push({ op, resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        // setImmediate, not a microtask: writers woken by the previous commit all get to queue first.
-        this.#flushed = new Promise<void>((done) => {
-          setImmediate(() => {
-            this.#flush();
-            done();
-          });
-        });
-      }
+      if (this.#flushScheduled || this.#committing) return;
+      this.#flushScheduled = true;
+      // setImmediate, not a microtask: writers woken by the previous commit all get to queue first.
+      setImmediate(() => {
+        this.#flushScheduled = false;
+        this.#flush();
+      });
     });
   }
 
   #flush(): void {
-    this.#flushScheduled = false;
     const batch = this.#queue;
     this.#queue = [];
-    if (batch.length === 0) return;
-    const startRevision = this.#revision;
-    const now = this.#clock.now();
-    const results: WriteResult[] = [];
-    const events: WatchEvent[] = [];
-    try {
-      this.#db.transaction(() => {
-        for (const p of batch) results.push(this.#apply(p.op, now, events));
-        if (this.#revision !== startRevision) this.#st.setMeta.run(this.#revision, 'current_revision');
-      })();
-    } catch (err) {
-      this.#revision = startRevision;
-      const failure = new BerthError(errorCodes.STORE_UNAVAILABLE, `sqlite commit: ${String(err)}`, {
-        cause: err,
-      });
-      this.#log.error({ err }, 'sqlite commit failed');
-      for (const p of batch) p.reject(failure);
+    if (batch.length === 0) {
+      this.#wakeIdle();
       return;
     }
-    batch.forEach((p, i) => {
-      p.resolve(results[i] as WriteResult);
-    });
-    if (events.length > 0) this.#publish(events);
+    this.#committing = true;
+    this.#writer
+      .apply(
+        batch.map((p) => p.op),
+        this.#clock.now(),
+      )
+      .then(
+        (outcomes) => {
+          const events: WatchEvent[] = [];
+          batch.forEach((p, i) => {
+            const outcome = outcomes[i];
+            try {
+              if (outcome === undefined) throw new Error('no outcome');
+              p.resolve(toResult(p.op, outcome, events));
+            } catch (err) {
+              p.reject(
+                new BerthError(errorCodes.STORE_UNAVAILABLE, `sqlite commit: ${String(err)}`, { cause: err }),
+              );
+            }
+          });
+          if (events.length > 0) this.#publish(events);
+        },
+        (err: unknown) => {
+          this.#log.error({ err }, 'sqlite commit failed');
+          const failure =
+            err instanceof BerthError
+              ? err
+              : new BerthError(errorCodes.STORE_UNAVAILABLE, `sqlite commit: ${String(err)}`, { cause: err });
+          for (const p of batch) p.reject(failure);
+        },
+      )
+      .finally(() => {
+        this.#committing = false;
+        // What queued during the commit goes at once: it has waited one commit already.
+        this.#flush();
+      })
+      .catch((err: unknown) => {
+        this.#log.error({ err }, 'sqlite store: publishing a commit failed');
+      });
   }
 
-  /** Applies one write inside the open transaction; returns the caller's result. */
-  #apply(op: WriteOp, now: number, events: WatchEvent[]): WriteResult {
-    const current = this.#st.getKv.get(op.key);
-    const prev = current === undefined ? undefined : toKv(current);
-    switch (op.kind) {
-      case 'create': {
-        if (prev !== undefined) return { ok: false, reason: 'exists', current: prev };
-        const revision = ++this.#revision;
-        const prevRevision = this.#st.lastLogRevision.get(op.key)?.revision ?? 0;
-        this.#st.appendLog.run(revision, op.key, OP_PUT, revision, prevRevision, op.value, now);
-        this.#st.upsertKv.run(op.key, op.value, revision, revision);
-        const kv: KeyValue = {
-          key: op.key,
-          value: copy(op.value),
-          createRevision: revision,
-          modRevision: revision,
-        };
-        events.push({ type: 'PUT', revision, kv });
-        return { ok: true, kv };
-      }
-      case 'update': {
-        if (prev === undefined) return { ok: false, reason: 'not-found' };
-        if (prev.modRevision !== op.expected) return { ok: false, reason: 'conflict', current: prev };
-        const revision = ++this.#revision;
-        this.#st.appendLog.run(
-          revision,
-          op.key,
-          OP_PUT,
-          prev.createRevision,
-          prev.modRevision,
-          op.value,
-          now,
-        );
-        this.#st.upsertKv.run(op.key, op.value, prev.createRevision, revision);
-        const kv: KeyValue = {
-          key: op.key,
-          value: copy(op.value),
-          createRevision: prev.createRevision,
-          modRevision: revision,
-        };
-        events.push({ type: 'PUT', revision, kv, prevKv: prev });
-        return { ok: true, kv, prevKv: prev };
-      }
-      case 'delete': {
-        if (prev === undefined) return { ok: false, reason: 'not-found' };
-        if (op.expected !== undefined && prev.modRevision !== op.expected) {
-          return { ok: false, reason: 'conflict', current: prev };
-        }
-        const revision = ++this.#revision;
-        this.#st.appendLog.run(revision, op.key, OP_DELETE, prev.createRevision, prev.modRevision, null, now);
-        this.#st.deleteKv.run(op.key);
-        events.push({ type: 'DELETE', revision, key: op.key, prevKv: prev });
-        return { ok: true, revision, prevKv: prev };
-      }
-    }
+  #wakeIdle(): void {
+    if (this.#committing || this.#queue.length > 0 || this.#flushScheduled) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves when no write is queued or committing. */
+  #idle(): Promise<void> {
+    if (!this.#committing && this.#queue.length === 0 && !this.#flushScheduled) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #publish(events: readonly WatchEvent[]): void {
@@ -272,26 +262,27 @@ export class SqliteStore implements Store {
 
   #list(prefix: string, opts: ListOptions): ListResult {
     this.#assertOpen();
-    let revision = opts.revision !== undefined && opts.revision > 0 ? opts.revision : this.#revision;
+    let requested = opts.revision !== undefined && opts.revision > 0 ? opts.revision : undefined;
     let after = '';
     if (opts.continue !== undefined && opts.continue !== '') {
       const point = decodeContinue(opts.continue);
-      revision = point.revision;
+      requested = point.revision;
       after = point.afterKey;
     }
-    if (revision > this.#revision) {
-      throw new BerthError(
-        errorCodes.STORE_FUTURE_REVISION,
-        `revision ${revision} is newer than the current revision ${this.#revision}`,
-      );
-    }
-    if (revision < this.#revision && revision <= this.#compacted)
-      throw new CompactedError(revision, this.#compacted);
     const end = prefixEnd(prefix) ?? KEY_SPACE_END;
     const limit = opts.limit !== undefined && opts.limit > 0 ? opts.limit : -1;
-    // One read transaction, so the page and the remaining count agree.
+    // One read transaction, so the head revision, the page and the remaining count agree.
     const read = this.#db.transaction(() => {
-      const atHead = revision === this.#revision;
+      const head = this.#head();
+      const revision = requested ?? head;
+      if (revision > head) {
+        throw new BerthError(
+          errorCodes.STORE_FUTURE_REVISION,
+          `revision ${revision} is newer than the current revision ${head}`,
+        );
+      }
+      if (revision < head && revision <= this.#compacted) throw new CompactedError(revision, this.#compacted);
+      const atHead = revision === head;
       const rows = atHead
         ? this.#st.listCurrent.all(prefix, end, after, limit)
         : this.#st.listAt.all(prefix, end, after, revision, limit);
@@ -302,9 +293,9 @@ export class SqliteStore implements Store {
           ? (this.#st.countCurrent.get(prefix, end, last.key)?.n ?? 0)
           : (this.#st.countAt.get(prefix, end, last.key, revision)?.n ?? 0);
       }
-      return { rows, remaining, last };
+      return { rows, remaining, last, revision };
     });
-    const { rows, remaining, last } = read();
+    const { rows, remaining, last, revision } = read();
     const result: ListResult = { items: rows.map(toKv), revision };
     if (remaining > 0 && last !== undefined) {
       return {
@@ -320,12 +311,13 @@ export class SqliteStore implements Store {
     this.#assertOpen();
     const start = prefix;
     const end = prefixEnd(prefix) ?? KEY_SPACE_END;
-    const replayUntil = this.#revision;
+    const replayUntil = this.#head();
     let cursor = fromRevision > 0 ? fromRevision : replayUntil + 1;
     const sub: Subscriber = {
       start,
       end,
-      minRevision: cursor,
+      // Live events up to replayUntil come from history (a commit may be read before it is published).
+      minRevision: Math.max(cursor, replayUntil + 1),
       queue: new WatchQueue({
         bufferSize: this.#watchBufferSize,
         ...(opts.signal === undefined ? {} : { signal: opts.signal }),
@@ -352,7 +344,7 @@ export class SqliteStore implements Store {
   currentRevision(): Promise<number> {
     return settle(() => {
       this.#assertOpen();
-      return this.#revision;
+      return this.#head();
     });
   }
 
@@ -372,36 +364,28 @@ export class SqliteStore implements Store {
 
   async compact(revision: number): Promise<void> {
     this.#assertOpen();
-    if (revision > this.#revision) {
+    const head = this.#head();
+    if (revision > head) {
       throw new BerthError(
         errorCodes.STORE_FUTURE_REVISION,
-        `cannot compact to ${revision}: newer than the current revision ${this.#revision}`,
+        `cannot compact to ${revision}: newer than the current revision ${head}`,
       );
     }
     if (revision <= this.#compacted) return;
-    const target = revision;
-    // Refuse new history reads at once; then delete in chunks so writers are not held up for long.
+    // Refuse new history reads at once; the writer then deletes in chunks, so writes interleave.
     // (A watch still replaying below the new point fails on its next page: `replay` checks it.)
     const from = this.#compacted;
-    this.#compacted = target;
-    this.#st.setMeta.run(target, 'compacted_revision');
-    for (let lo = from; lo < target; lo += COMPACT_CHUNK) {
-      const hi = Math.min(target, lo + COMPACT_CHUNK);
-      this.#st.compactRange.run(lo, hi, target);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      if (this.#closed) return;
-    }
-    this.#db.pragma('incremental_vacuum');
-    this.#db.pragma('wal_checkpoint(TRUNCATE)');
-    this.#log.debug({ revision: target }, 'store compacted');
+    this.#compacted = revision;
+    await this.#writer.compact(from, revision, COMPACT_CHUNK);
+    this.#log.debug({ revision }, 'store compacted');
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    await this.#flushed;
-    if (this.#queue.length > 0) this.#flush();
+    await this.#idle();
     this.#closed = true;
     for (const sub of [...this.#subscribers]) sub.queue.close();
+    await this.#writer.close();
     this.#db.close();
   }
 }
@@ -421,6 +405,42 @@ function settle<T>(read: () => T): Promise<T> {
 
 function copy(value: Uint8Array): Uint8Array {
   return Uint8Array.prototype.slice.call(value);
+}
+
+/** The caller's result of one write, and its watch event if it changed anything. */
+function toResult(op: WriteOp, outcome: WriteOutcome, events: WatchEvent[]): WriteResult {
+  const key = op.key;
+  if (!outcome.ok) {
+    if (outcome.reason === 'not-found') return { ok: false, reason: 'not-found' };
+    const current = withKey(key, outcome.current);
+    return outcome.reason === 'exists'
+      ? { ok: false, reason: 'exists', current }
+      : { ok: false, reason: 'conflict', current };
+  }
+  const revision = outcome.revision;
+  const prevKv = outcome.prev === undefined ? undefined : withKey(key, outcome.prev);
+  if (op.kind === 'delete') {
+    if (prevKv === undefined)
+      throw new BerthError(errorCodes.STORE_UNAVAILABLE, 'sqlite delete without a previous value');
+    events.push({ type: 'DELETE', revision, key, prevKv });
+    return { ok: true, revision, prevKv };
+  }
+  const kv: KeyValue = {
+    key,
+    value: copy(op.value),
+    createRevision: prevKv?.createRevision ?? revision,
+    modRevision: revision,
+  };
+  if (prevKv === undefined) {
+    events.push({ type: 'PUT', revision, kv });
+    return { ok: true, kv };
+  }
+  events.push({ type: 'PUT', revision, kv, prevKv });
+  return { ok: true, kv, prevKv };
+}
+
+function withKey(key: string, kv: WireKv): KeyValue {
+  return { key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision };
 }
 
 function toKv(row: KvRow): KeyValue {
