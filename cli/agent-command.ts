@@ -2,9 +2,11 @@
  * `berth agent`: runs a node agent that joins the controller (once, with a join token), keeps one
  * stream to it, and runs the pods bound to this node. Serves until SIGINT/SIGTERM.
  *
- * Runtimes: only `fake` is available in this build — a SIMULATOR: the real pod workers over the fake
- * runtime, images and network (agent/hollow/simulated-node.ts), so pods are reported Running without
- * any container being started. `runc` and `cri` say so and exit.
+ * Runtimes: `runc` (the default) runs real containers — the image service on disk, the runc runtime,
+ * the bridge pod network (agent/runc-node.ts); it needs root, runc and overlayfs, and says what is
+ * missing otherwise. `fake` is a SIMULATOR: the real pod workers over the fake runtime, images and
+ * network (agent/hollow/simulated-node.ts), so pods are reported Running without any container being
+ * started. `cri` is not wired into this command yet and says so.
  */
 import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
@@ -12,6 +14,9 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startAgent } from '../agent/agent.js';
 import { detectNodeIp } from '../agent/host-info.js';
+import { createRuncNode, runcNodeUnavailable, runcRuntimeName, type RuncNode } from '../agent/runc-node.js';
+import type { Runtime } from '../agent/runtime/runtime.js';
+import { createStreamHandlers } from '../agent/streams/default-stream-handlers.js';
 import {
   podCidrForName,
   simulatedPodManagerFactory,
@@ -36,12 +41,15 @@ interface AgentFlags {
   gateway?: { host: string; port: number };
   caFile?: string;
   podCidr?: string;
+  runcRoot?: string;
+  cgroupRoot: string;
+  runcPath?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
 /** The warning every simulated agent logs at start, so nobody mistakes it for a node running containers. */
 export const simulatorNotice =
-  'runtime "fake" is a SIMULATOR: pods are reported Running but no container is started (the runc runtime is issue #6)';
+  'runtime "fake" is a SIMULATOR: pods are reported Running but no container is started (real containers: the runc runtime, as root)';
 
 function defaultAgentDataDir(): string {
   return process.getuid?.() === 0 ? '/var/lib/berth-agent' : join(homedir(), '.berth-agent');
@@ -88,7 +96,7 @@ export function agentCommand(): Command {
     .addOption(
       new Option(
         '--runtime <runtime>',
-        'container runtime; "fake" is a simulator that starts no containers (runc and cri: issue #6)',
+        'container runtime: runc (real containers; needs root), or "fake", a simulator that starts no containers',
       )
         .choices(['runc', 'cri', 'fake'])
         .default('runc'),
@@ -111,23 +119,35 @@ export function agentCommand(): Command {
     .option('--ca-file <file>', 'the cluster CA certificate, for a token without a CA hash')
     .option(
       '--pod-cidr <cidr>',
-      "pod addresses (IPv4, /8–/30), with --runtime fake (default: a /24 of 10.128.0.0/9 picked by the node's name)",
+      "pod addresses (IPv4, /8–/30) (default: with runc the CIDR the controller assigns; with fake a /24 of 10.128.0.0/9 picked by the node's name)",
     )
+    .option('--runc-root <dir>', "runc's state directory (default: /run/berth/<hash of --data-dir>/runc)")
+    .option('--runc-path <file>', 'the runc binary (default: /usr/sbin/runc, else runc on PATH)')
+    .option('--cgroup-root <path>', 'cgroupfs parent of pod cgroups', '/berth')
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['debug', 'info', 'warn', 'error'])
         .default('info'),
     )
     .action(async (flags: AgentFlags) => {
-      if (flags.runtime !== 'fake') {
+      if (flags.runtime === 'cri') {
         throw new BerthError(
           errorCodes.CONFIG_INVALID,
-          `the ${flags.runtime} runtime is not available in this build yet; use --runtime fake (a simulator that starts no containers)`,
+          'the cri runtime is not wired into `berth agent` yet; use --runtime runc (or fake, a simulator that starts no containers)',
         );
+      }
+      if (flags.runtime === 'runc') {
+        const why = runcNodeUnavailable(flags.runcPath);
+        if (why !== undefined) {
+          throw new BerthError(
+            errorCodes.CONFIG_INVALID,
+            `--runtime runc: ${why}; use --runtime fake for a simulator that starts no containers`,
+          );
+        }
       }
       const token = readToken(flags);
       const logger = createLogger({ level: flags.logLevel });
-      logger.warn(simulatorNotice);
+      if (flags.runtime === 'fake') logger.warn(simulatorNotice);
       const abort = new AbortController();
       const stopped = new Promise<void>((resolve) => {
         const stop = (): void => {
@@ -139,6 +159,23 @@ export function agentCommand(): Command {
       });
       const nodeIp = flags.nodeIp ?? detectNodeIp();
       const registry = createMetricsRegistry({ defaultLabels: { node: flags.nodeName } });
+      let node: RuncNode | undefined;
+      if (flags.runtime === 'runc') {
+        node = await createRuncNode({
+          nodeName: flags.nodeName,
+          nodeIp,
+          dataDir: flags.dataDir,
+          clock: realClock,
+          logger,
+          registry,
+          cgroupRoot: flags.cgroupRoot,
+          ...(flags.runcRoot === undefined ? {} : { runcRoot: flags.runcRoot }),
+          ...(flags.runcPath === undefined ? {} : { runcPath: flags.runcPath }),
+          ...(flags.podCidr === undefined ? {} : { podCidr: flags.podCidr }),
+        });
+      }
+      let nodeRuntime: Runtime | undefined = node?.runtime;
+      const runtimeVersion = node === undefined ? undefined : await node.runtime.version();
       const agent = await startAgent({
         server: flags.server,
         ...(flags.gateway === undefined ? {} : { gateway: flags.gateway }),
@@ -147,16 +184,32 @@ export function agentCommand(): Command {
         nodeName: flags.nodeName,
         nodeIp,
         labels: flags.labels,
-        runtime: { name: simulatedRuntimeName, version: berthVersion().version },
-        podManagerFactory: simulatedPodManagerFactory({
-          nodeName: flags.nodeName,
-          nodeIp,
-          clock: realClock,
-          logger,
-          registry,
-          podCidr: flags.podCidr ?? podCidrForName(flags.nodeName),
-          dataDir: flags.dataDir,
-        }),
+        runtime:
+          runtimeVersion === undefined
+            ? { name: simulatedRuntimeName, version: berthVersion().version }
+            : { name: runcRuntimeName, version: runtimeVersion.runtimeVersion },
+        podManagerFactory:
+          node?.factory ??
+          simulatedPodManagerFactory({
+            nodeName: flags.nodeName,
+            nodeIp,
+            clock: realClock,
+            logger,
+            registry,
+            podCidr: flags.podCidr ?? podCidrForName(flags.nodeName),
+            dataDir: flags.dataDir,
+            onCreated: (parts) => {
+              nodeRuntime = parts.runtime;
+            },
+          }),
+        // kubectl logs / exec, served from the node's runtime.
+        streams:
+          node?.streams ??
+          createStreamHandlers({
+            runtime: () => nodeRuntime,
+            podLogsDir: join(flags.dataDir, 'pods'),
+            clock: realClock,
+          }),
         logger,
         registry,
         metricsListen: flags.metricsListen,
@@ -171,6 +224,7 @@ export function agentCommand(): Command {
       await stopped;
       logger.info('shutting down');
       await agent.close();
+      await node?.close();
     });
 }
 
