@@ -4,12 +4,19 @@
  * The ~90 MB gzip / ~250 MB / 5-layer image of shared/reference/scripts/mkimage-bench.py is pushed to
  * a local docker-registry started here; then, from a cold store and a dropped page cache each time:
  *   - Berth, layer concurrency 1, 3 and 5: pull request → every layer downloaded, verified, unpacked
- *     and committed, and the container rootfs prepared (bench/lib/pull-child.ts, own process);
+ *     and committed, and the container rootfs prepared (bench/lib/pull-child.ts, own process); and
+ *     once more at concurrency 3 unpacking in the calling thread (`unpackInWorkers: false`);
  *   - `skopeo copy` to an OCI layout: download + verify, no decompression (the floor);
  *   - containerd 1.6 `ctr images pull` (fetch + unpack into overlayfs snapshots), default and 3
  *     concurrent downloads, against a containerd started here with its own root, state and socket.
  * Wall seconds and CPU seconds (user+sys of the process doing the work; containerd's daemon for ctr)
- * are the medians over the rounds. Usage:
+ * are the medians over the rounds.
+ *
+ * Every run's directory is kept until the end of the benchmark and removed then: on a filesystem
+ * without a journal (ext4 as on the reference VM) the kernel skips inodes freed in the last ~30 s
+ * when it allocates new ones, so deleting one run's ~4k files just before the next made that run's
+ * file creation several times slower (up to ~0.7 ms of kernel time per file), whichever tool came next.
+ * Usage:
  *   npm run bench -- pull [--rounds N] [--image-dir DIR] [--no-drop-caches] [--no-durable] [--no-keep-blobs]
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -65,59 +72,61 @@ function buildImage(dir: string): string {
   return oci;
 }
 
-function berthPull(reg: RegistryHandle, concurrency: number): Sample & { loopMs: number; durable: number } {
+/** Directories of finished runs, removed at the end (see the module comment for why not at once). */
+const leftovers: string[] = [];
+
+function berthPull(
+  reg: RegistryHandle,
+  concurrency: number,
+  inThread = false,
+): Sample & { loopMs: number; durable: number } {
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-pull-'));
-  try {
-    dropPageCache();
-    const child = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(root, 'bench/lib/pull-child.ts'),
-        JSON.stringify({
-          root: join(dir, 'images'),
-          ref: `${reg.host}/bench/big:v1`,
-          layerConcurrency: concurrency,
-          durable: !args['no-durable'],
-          keepLayerBlobs: !args['no-keep-blobs'],
-        }),
-      ],
-      { cwd: root, encoding: 'utf8' },
-    );
-    if (child.status !== 0) throw new Error(`pull child failed: ${child.stderr}`);
-    const r = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
-      seconds: number;
-      durableSeconds: number;
-      cpuUser: number;
-      cpuSystem: number;
-      maxLoopDelayMs: number;
-    };
-    return {
-      seconds: r.seconds,
-      cpu: r.cpuUser + r.cpuSystem,
-      loopMs: r.maxLoopDelayMs,
-      durable: r.durableSeconds,
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  leftovers.push(dir);
+  dropPageCache();
+  const child = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(root, 'bench/lib/pull-child.ts'),
+      JSON.stringify({
+        root: join(dir, 'images'),
+        ref: `${reg.host}/bench/big:v1`,
+        layerConcurrency: concurrency,
+        durable: !args['no-durable'],
+        keepLayerBlobs: !args['no-keep-blobs'],
+        ...(inThread ? { unpackInWorkers: false } : {}),
+      }),
+    ],
+    { cwd: root, encoding: 'utf8' },
+  );
+  if (child.status !== 0) throw new Error(`pull child failed: ${child.stderr}`);
+  const r = JSON.parse(child.stdout.trim().split('\n').at(-1) ?? '{}') as {
+    seconds: number;
+    durableSeconds: number;
+    cpuUser: number;
+    cpuSystem: number;
+    maxLoopDelayMs: number;
+  };
+  return {
+    seconds: r.seconds,
+    cpu: r.cpuUser + r.cpuSystem,
+    loopMs: r.maxLoopDelayMs,
+    durable: r.durableSeconds,
+  };
 }
 
 function skopeoCopy(reg: RegistryHandle): Sample {
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-skopeo-'));
-  try {
-    dropPageCache();
-    return timed('skopeo', [
-      'copy',
-      '-q',
-      '--src-tls-verify=false',
-      `docker://${reg.host}/bench/big:v1`,
-      `oci:${join(dir, 'oci')}:v1`,
-    ]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  leftovers.push(dir);
+  dropPageCache();
+  return timed('skopeo', [
+    'copy',
+    '-q',
+    '--src-tls-verify=false',
+    `docker://${reg.host}/bench/big:v1`,
+    `oci:${join(dir, 'oci')}:v1`,
+  ]);
 }
 
 /** CPU seconds (utime + stime) of a process so far. */
@@ -183,7 +192,7 @@ async function containerdPull(reg: RegistryHandle, concurrency: number | undefin
       const target = line.split(' ')[1];
       if (target?.startsWith(dir) === true) spawnSync('umount', ['-l', target]);
     }
-    rmSync(dir, { recursive: true, force: true });
+    leftovers.push(dir);
   }
 }
 
@@ -239,6 +248,7 @@ async function main(): Promise<void> {
         durable.set(c, [...(durable.get(c) ?? []), s.durable]);
         add(`berth, layer concurrency ${c}`, s);
       }
+      add('berth, in-thread unpack, layer concurrency 3', berthPull(reg, 3, true));
       if (haveContainerd) {
         add('containerd 1.6 ctr images pull (default)', await containerdPull(reg, undefined));
         add('containerd 1.6 ctr images pull (3 downloads)', await containerdPull(reg, 3));
@@ -281,6 +291,7 @@ async function main(): Promise<void> {
     console.log(`load average at the end: ${load} (2 cores, shared machine)`);
   } finally {
     await reg?.stop();
+    for (const dir of leftovers) rmSync(dir, { recursive: true, force: true });
     if (ownImage) rmSync(imageDir, { recursive: true, force: true });
   }
 }

@@ -230,15 +230,18 @@ describe('image pulls from a real registry', { skip }, () => {
 
   it('unpacks the same tree in-process as on worker threads', { skip: noOverlay }, async () => {
     const s = await openTestImageService({ unpackInWorkers: true });
+    const u = await openTestImageService({ unpackInWorkers: false });
     try {
       const ref = `${reg.host}/berth/whiteouts`;
       assert.ok((await s.service.pull(ref)).ok);
+      assert.ok((await u.service.pull(ref)).ok);
       const a = await s.service.prepareRootfs(ref, 'on-workers');
-      const b = await t.service.prepareRootfs(ref, 'in-process');
+      const b = await u.service.prepareRootfs(ref, 'in-process');
       assert.ok(a.ok && b.ok);
-      assert.deepEqual(readTree(s.mount(a.rootfs)), readTree(t.mount(b.rootfs)));
+      assert.deepEqual(readTree(s.mount(a.rootfs)), readTree(u.mount(b.rootfs)));
     } finally {
       await s.close();
+      await u.close();
     }
   });
 

@@ -34,6 +34,25 @@ describe('ContentStore', () => {
     assert.deepEqual(ingest(), []);
   });
 
+  it('reads back what was written while writing goes on, then still commits', async () => {
+    const data = Buffer.from('0123456789abcdefghij');
+    const digest = sha256Digest(data);
+    const w = store.createWriter({ digest, size: data.length });
+    w.write(data.subarray(0, 12));
+    const buf = new Uint8Array(8);
+    assert.equal(w.read(buf, 0), 8);
+    assert.equal(Buffer.from(buf).toString(), '01234567');
+    // Only what was written so far: 4 bytes from offset 8.
+    assert.equal(w.read(buf, 8), 4);
+    assert.equal(Buffer.from(buf.subarray(0, 4)).toString(), '89ab');
+    w.write(data.subarray(12));
+    assert.equal(w.read(buf, 12), 8);
+    assert.equal(Buffer.from(buf).toString(), 'cdefghij');
+    assert.deepEqual(await w.commit(), { digest, size: data.length });
+    assert.deepEqual(await store.readBlob(digest, 100), data);
+    assert.throws(() => w.read(buf, 0), /read after commit/);
+  });
+
   it('refuses a digest mismatch and leaves nothing behind', async () => {
     const data = Buffer.from('real bytes');
     const digest = sha256Digest('other bytes');

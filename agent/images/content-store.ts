@@ -15,6 +15,7 @@ import {
   createReadStream,
   fstatSync,
   openSync,
+  readSync,
   writeSync,
   type ReadStream,
 } from 'node:fs';
@@ -35,6 +36,12 @@ export interface ContentWriter {
   readonly bytes: number;
   /** Digest and size of what was written (ends hashing: call after the last write). */
   written(): BlobInfo;
+  /**
+   * Reads back bytes already written, from `position`, into `target`; returns how many (fewer only
+   * at the end of what was written). For a consumer that falls behind the download and continues
+   * from the ingest file (the page cache, in practice) instead of holding the download up.
+   */
+  read(target: Uint8Array, position: number): number;
   /** Verifies, fsyncs and publishes the blob; returns its digest and size. Throws `IMAGE_INVALID` on mismatch (and removes the file). */
   commit(): Promise<BlobInfo>;
   /** Removes the partial file. Idempotent. */
@@ -153,7 +160,7 @@ export class ContentStore {
     try {
       fd = openSync(
         tmp,
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
         0o600,
       );
     } catch (err) {
@@ -195,6 +202,18 @@ export class ContentStore {
         return hasher.bytes;
       },
       written,
+      read: (target, position) => {
+        if (fd === undefined) throw storeError('content store: read after commit/abort');
+        const want = Math.min(target.byteLength, hasher.bytes - position);
+        let got = 0;
+        // pread: the write offset stays where the next write() expects it.
+        while (got < want) {
+          const n = readSync(fd, target, got, want - got, position + got);
+          if (n === 0) break;
+          got += n;
+        }
+        return got;
+      },
       commit: async () => {
         if (done || fd === undefined) throw storeError('content store: commit after commit/abort');
         done = true;

@@ -5,8 +5,9 @@
  *      │ each endpoint (mirrors, then the registry), each credential candidate, until one answers
  *      └ NotFound / Unauthorized from the registry itself are the result; errors from a mirror fall through
  *
- * Layers go through the one-pass unpacker, up to `layerConcurrency` at a time (default 3, as
- * containerd), each into its own snapshot directory keyed by chain ID; a chain already on the node is
+ * Layers go through the one-pass unpacker, up to `layerConcurrency` downloads at a time (default 3, as
+ * containerd; on worker threads a layer whose bytes have all arrived frees its slot while its files
+ * are still being written), each into its own snapshot directory keyed by chain ID; a chain already on the node is
  * skipped, and a chain another pull is unpacking right now is awaited rather than fetched twice.
  * Identical pulls running at the same time share one pull (and its progress); distinct pulls run in
  * parallel up to `maxConcurrentPulls`. A layer that fails from a mirror is retried from the next
@@ -626,8 +627,11 @@ export class ImagePuller {
       });
     }
     progress('waiting', 0);
+    // The slot bounds downloads (as containerd's does); a layer whose bytes have all arrived may
+    // give it back while its files are still being created (worker-unpacker.ts). A retry from the
+    // next endpoint after that (a mirror's layer that failed to verify) runs without a slot.
     const p = limiter
-      .run(() => this.#fetchLayer(l, progress, signal), signal)
+      .runReleasable((release) => this.#fetchLayer(l, progress, signal, release), signal)
       .finally(() => this.#layerInflight.delete(l.chainId));
     this.#layerInflight.set(l.chainId, p);
     return p;
@@ -637,6 +641,7 @@ export class ImagePuller {
     l: LayerJob,
     progress: (phase: PullPhase, bytesDone: number) => void,
     signal: AbortSignal,
+    downloaded: () => void,
   ): Promise<SnapshotRow> {
     const { desc } = l;
     if (parseDigest(desc.digest) === undefined) {
@@ -682,6 +687,7 @@ export class ImagePuller {
           diffId: l.diffId,
           ...(writer === undefined ? {} : { writer }),
           onBytes,
+          onDownloaded: downloaded,
           extract: {
             root: tmp,
             runner: this.#o.runner,

@@ -29,6 +29,11 @@ export interface UnpackLayerOptions {
   readonly extract: ExtractOptions;
   /** Called with the size of each compressed chunk as it arrives. */
   readonly onBytes?: (n: number) => void;
+  /**
+   * Called once every compressed byte has arrived while unpacking may still be going on (only by
+   * unpackers that can continue from `writer`, see worker-unpacker.ts): the download slot is free.
+   */
+  readonly onDownloaded?: () => void;
 }
 
 export interface UnpackLayerResult {

@@ -42,4 +42,32 @@ describe('Limiter', () => {
     assert.equal(l.active, 0);
     assert.equal(await l.run(() => Promise.resolve(7)), 7);
   });
+
+  it('a holder can give its slot back early, once', async () => {
+    const l = new Limiter(1);
+    let finish: () => void = () => undefined;
+    let giveBack: () => void = () => undefined;
+    const first = l.runReleasable(
+      (release) =>
+        new Promise<void>((r) => {
+          giveBack = release;
+          finish = r;
+        }),
+    );
+    let secondRan = false;
+    const second = l.run(() => {
+      secondRan = true;
+      return new Promise<void>((r) => setImmediate(r));
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(secondRan, false);
+    giveBack();
+    giveBack(); // a second call must not free a slot it no longer holds
+    await new Promise((r) => setImmediate(r));
+    assert.equal(secondRan, true);
+    assert.equal(l.active, 1);
+    finish();
+    await Promise.all([first, second]);
+    assert.equal(l.active, 0);
+  });
 });

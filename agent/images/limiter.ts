@@ -1,6 +1,7 @@
 /**
  * A counting semaphore for bounding concurrent work (pulls per node, layer downloads per pull),
- * first come first served. Waiting can be abandoned with an abort signal.
+ * first come first served. Waiting can be abandoned with an abort signal; a holder may give its slot
+ * back before it finishes (`runReleasable`).
  */
 
 export class Limiter {
@@ -23,6 +24,25 @@ export class Limiter {
       return await fn();
     } finally {
       this.#release();
+    }
+  }
+
+  /**
+   * Like `run`, but `fn` may hand its slot back early by calling `release` (at most once counts), e.g.
+   * when the scarce part of its work (a download) is over and the rest (unpacking) is bounded elsewhere.
+   */
+  async runReleasable<T>(fn: (release: () => void) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await this.#acquire(signal);
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      this.#release();
+    };
+    try {
+      return await fn(release);
+    } finally {
+      release();
     }
   }
 

@@ -66,6 +66,24 @@ describe('SnapshotStore durability across reboots', () => {
     assert.equal(existsSync(unsynced), false);
   });
 
+  it('asks for layer directories to be spread over the filesystem (chattr +T), and opens even when refused', async () => {
+    const before = syncs.length;
+    await open('boot-4');
+    assert.deepEqual(syncs.slice(before, before + 1), [['chattr', '+T', join(dir, 'snapshots')]]);
+    const refusing: CommandRunner = {
+      run: () => Promise.resolve({ code: 1, stdout: '', stderr: 'Operation not supported' }),
+    };
+    const s = new SnapshotStore({
+      root: join(dir, 'snapshots'),
+      db,
+      clock,
+      runner: refusing,
+      bootId: 'boot-4',
+    });
+    await s.init();
+    assert.ok(s.get(sha256Digest('synced')));
+  });
+
   it('concurrent flushes share syncs', async () => {
     const s = await open('boot-3');
     await commit(s, 'a');

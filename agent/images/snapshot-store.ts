@@ -67,6 +67,7 @@ export class SnapshotStore {
   /** Creates the directory and cleans up after a crash. */
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true, mode: 0o700 });
+    await this.#spreadLayerDirs();
     if (this.#bootId === '') {
       this.#bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
     }
@@ -102,6 +103,28 @@ export class SnapshotStore {
     for (const row of rows.values()) {
       if (row.state === 'committed' || now - row.createdAt > staleAfterMs)
         this.#db.deleteSnapshot(row.chainId);
+    }
+  }
+
+  /**
+   * Marks the snapshots directory as the top of unrelated trees (`chattr +T`, ext2/3/4's TOPDIR flag),
+   * so the kernel places each new layer directory in a block group it picks for room (Orlov) instead of
+   * beside the last one — where image GC or an earlier pull may just have freed thousands of inodes,
+   * which ext4 without a journal skips one by one, for ~30 s, when it allocates new ones. Measured on
+   * the reference VM: 4,000 small files created in 0.24–0.32 s instead of 1.1–1.9 s (kernel CPU
+   * 0.15 s instead of 0.7–1.25 s). Best effort: other filesystems refuse the flag, which costs nothing.
+   */
+  async #spreadLayerDirs(): Promise<void> {
+    const r = await this.#runner.run('chattr', ['+T', this.root]).catch((err: unknown) => ({
+      code: -1,
+      stdout: '',
+      stderr: String(err),
+    }));
+    if (r.code !== 0) {
+      this.#logger?.debug(
+        { dir: this.root, err: r.stderr.trim() },
+        'chattr +T on the snapshots directory failed',
+      );
     }
   }
 

@@ -3,7 +3,8 @@
  * image service on an empty directory, pulls, prepares a container rootfs, and prints
  * `{"seconds","durableSeconds","cpuUser","cpuSystem","bytes","maxLoopDelayMs"}` as one JSON line. Timing starts at the
  * pull request and stops when the rootfs is ready (every layer extracted, verified and committed).
- * Argument: JSON `{ root, ref, layerConcurrency, durable, keepLayerBlobs }`.
+ * Argument: JSON `{ root, ref, layerConcurrency, durable, keepLayerBlobs, unpackInWorkers? }` (the last
+ * absent means the image service's default).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LocalImageService } from '../../agent/images/local-image-service.js';
@@ -15,6 +16,7 @@ interface Args {
   layerConcurrency: number;
   durable: boolean;
   keepLayerBlobs: boolean;
+  unpackInWorkers?: boolean;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
@@ -25,6 +27,7 @@ const service = await LocalImageService.open({
   layerConcurrency: args.layerConcurrency,
   durable: args.durable,
   keepLayerBlobs: args.keepLayerBlobs,
+  ...(args.unpackInWorkers === undefined ? {} : { unpackInWorkers: args.unpackInWorkers }),
 });
 // A running agent has its layer workers up before any pull.
 await service.prewarm();
