@@ -21,6 +21,7 @@ import { Backoff, type BackoffOptions } from './backoff.js';
 import { GatewayClient, type Registration } from './gateway-client.js';
 import { detectHostInfo, detectNodeIp, type HostInfo } from './host-info.js';
 import { serveMetrics, type MetricsServer } from './metrics-server.js';
+import { GatewayObjectSource, type ObjectSource } from './object-source.js';
 import { grpcTarget, NodeIdentity } from './node-identity.js';
 import type { DesiredPods, PodReporter } from './pods/pod-manager.js';
 import type { StreamHandlers } from './streams/stream-types.js';
@@ -28,8 +29,17 @@ import type { StreamHandlers } from './streams/stream-types.js';
 /** The controller's default agent port. */
 export const defaultGatewayPort = 6444;
 
-/** Builds the pod manager, given where it reports to. */
-export type PodManagerFactory = (reporter: PodReporter) => DesiredPods & { close(): Promise<void> };
+/** What the agent's connection to the controller offers the pod manager besides reporting. */
+export interface NodeServices {
+  /** ConfigMaps and Secrets that this node's pods reference (node-authorized `GetObject`). */
+  readonly objects: ObjectSource;
+}
+
+/** Builds the pod manager, given where it reports to and the node's other controller services. */
+export type PodManagerFactory = (
+  reporter: PodReporter,
+  services: NodeServices,
+) => DesiredPods & { close(): Promise<void> };
 
 export interface AgentOptions {
   /** The API server URL, e.g. `https://10.0.0.1:6443`; the gateway host defaults to its host. */
@@ -65,6 +75,8 @@ export interface AgentOptions {
 
 export interface RunningAgent {
   readonly nodeName: string;
+  /** The runtime's name as the Node reports it (`runc`, `containerd`, `fake`). */
+  readonly runtimeName: string;
   /** The gateway dialled, `HOST:PORT`. */
   readonly gatewayTarget: string;
   /** Where /metrics is served, if it is. */
@@ -160,7 +172,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     ...(opts.backoff === undefined ? {} : { backoff: opts.backoff }),
     ...(opts.streams === undefined ? {} : { streams: opts.streams }),
   });
-  const pods = opts.podManagerFactory(client);
+  const objects = new GatewayObjectSource({ target, credentials: identity, clock });
+  const pods = opts.podManagerFactory(client, { objects });
   client.start(pods);
   log.info(
     { gateway: target, nodeIp, metrics: metricsAddress === '' ? undefined : metricsAddress },
@@ -168,12 +181,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   );
   return {
     nodeName: opts.nodeName,
+    runtimeName: opts.runtime.name,
     gatewayTarget: target,
     ...(metrics === undefined ? {} : { metricsAddress }),
     client,
     close: async () => {
       await client.close();
       await pods.close();
+      objects.close();
       await metrics?.close();
     },
   };

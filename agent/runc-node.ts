@@ -65,10 +65,7 @@ export interface RuncNodeOptions {
   readonly podCidr?: string;
   readonly registries?: RegistriesConfig;
   readonly dockerConfig?: DockerConfig;
-  /**
-   * ConfigMaps/Secrets for volumes and env. INTEGRATION POINT: the gateway-backed source needs the
-   * node identity that `startAgent` builds; until agent.ts hands it out, references to them fail.
-   */
+  /** ConfigMaps/Secrets for volumes and env; default: the agent's gateway (`NodeServices.objects`). */
   readonly objects?: ObjectSource;
   readonly runner?: CommandRunner;
   readonly relistIntervalMs?: number;
@@ -166,7 +163,7 @@ export async function createRuncNode(opts: RuncNodeOptions): Promise<RuncNode> {
   await runtime.ready();
   const streams = createStreamHandlers({ runtime, podLogsDir, clock: opts.clock });
 
-  const factory: PodManagerFactory = (reporter) => {
+  const factory: PodManagerFactory = (reporter, services) => {
     if (isNodeConfigSource(reporter)) {
       reporter.onNodeConfig((cfg) => {
         if (cfg.podCidr !== '') network.setPodCidr(cfg.podCidr);
@@ -186,7 +183,7 @@ export async function createRuncNode(opts: RuncNodeOptions): Promise<RuncNode> {
       podLogsDir,
       cgroupRoot,
       volumesDir: join(opts.dataDir, 'volumes'),
-      ...(opts.objects === undefined ? {} : { objects: opts.objects }),
+      objects: opts.objects ?? services.objects,
       ...(opts.registry === undefined ? {} : { registry: opts.registry }),
       ...(opts.relistIntervalMs === undefined ? {} : { relistIntervalMs: opts.relistIntervalMs }),
     });

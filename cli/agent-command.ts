@@ -6,13 +6,15 @@
  * the bridge pod network (agent/runc-node.ts); it needs root, runc and overlayfs, and says what is
  * missing otherwise. `fake` is a SIMULATOR: the real pod workers over the fake runtime, images and
  * network (agent/hollow/simulated-node.ts), so pods are reported Running without any container being
- * started. `cri` is not wired into this command yet and says so.
+ * started. `cri` runs pods through containerd's CRI API (`--cri-endpoint`), with containerd's own CNI
+ * network (agent/cri-agent-node.ts).
  */
 import { readFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { startAgent } from '../agent/agent.js';
+import { startAgent, type PodManagerFactory } from '../agent/agent.js';
+import { createCriAgentNode, criRuntimeName, type CriAgentNode } from '../agent/cri-agent-node.js';
 import { detectNodeIp } from '../agent/host-info.js';
 import { createRuncNode, runcNodeUnavailable, runcRuntimeName, type RuncNode } from '../agent/runc-node.js';
 import type { Runtime } from '../agent/runtime/runtime.js';
@@ -44,6 +46,10 @@ interface AgentFlags {
   runcRoot?: string;
   cgroupRoot: string;
   runcPath?: string;
+  criEndpoint: string;
+  bridgeName?: string;
+  netnsPrefix?: string;
+  nftTable?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -96,7 +102,7 @@ export function agentCommand(): Command {
     .addOption(
       new Option(
         '--runtime <runtime>',
-        'container runtime: runc (real containers; needs root), or "fake", a simulator that starts no containers',
+        'container runtime: runc (real containers; needs root), cri (containerd over CRI, see --cri-endpoint), or "fake", a simulator that starts no containers',
       )
         .choices(['runc', 'cri', 'fake'])
         .default('runc'),
@@ -124,16 +130,27 @@ export function agentCommand(): Command {
     .option('--runc-root <dir>', "runc's state directory (default: /run/berth/<hash of --data-dir>/runc)")
     .option('--runc-path <file>', 'the runc binary (default: /usr/sbin/runc, else runc on PATH)')
     .option('--cgroup-root <path>', 'cgroupfs parent of pod cgroups', '/berth')
+    .option(
+      '--cri-endpoint <url>',
+      "containerd's CRI socket, with --runtime cri",
+      'unix:///run/containerd/containerd.sock',
+    )
+    .option('--bridge-name <name>', 'the pod bridge, with runc (default berth0)')
+    .option('--netns-prefix <prefix>', 'name prefix of pod network namespaces, with runc (default berth-)')
+    .option(
+      '--nft-table <name>',
+      'the nftables table for hostPorts and masquerade, with runc (default berth)',
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['debug', 'info', 'warn', 'error'])
         .default('info'),
     )
     .action(async (flags: AgentFlags) => {
-      if (flags.runtime === 'cri') {
+      if (flags.runtime === 'cri' && !/^unix:\/\/\//.test(flags.criEndpoint)) {
         throw new BerthError(
           errorCodes.CONFIG_INVALID,
-          'the cri runtime is not wired into `berth agent` yet; use --runtime runc (or fake, a simulator that starts no containers)',
+          `--cri-endpoint ${flags.criEndpoint}: expected unix:///path/to/containerd.sock`,
         );
       }
       if (flags.runtime === 'runc') {
@@ -172,10 +189,39 @@ export function agentCommand(): Command {
           ...(flags.runcRoot === undefined ? {} : { runcRoot: flags.runcRoot }),
           ...(flags.runcPath === undefined ? {} : { runcPath: flags.runcPath }),
           ...(flags.podCidr === undefined ? {} : { podCidr: flags.podCidr }),
+          ...(flags.bridgeName === undefined ? {} : { bridgeName: flags.bridgeName }),
+          ...(flags.netnsPrefix === undefined ? {} : { netnsPrefix: flags.netnsPrefix }),
+          ...(flags.nftTable === undefined ? {} : { nftTable: flags.nftTable }),
         });
       }
-      let nodeRuntime: Runtime | undefined = node?.runtime;
-      const runtimeVersion = node === undefined ? undefined : await node.runtime.version();
+      let cri: CriAgentNode | undefined;
+      if (flags.runtime === 'cri') {
+        cri = createCriAgentNode({
+          nodeName: flags.nodeName,
+          nodeIp,
+          dataDir: flags.dataDir,
+          endpoint: flags.criEndpoint,
+          clock: realClock,
+          logger,
+          registry,
+          cgroupRoot: flags.cgroupRoot,
+        });
+      }
+      const real: { factory: PodManagerFactory; streams: RuncNode['streams']; runtime: Runtime } | undefined =
+        node ?? cri;
+      let nodeRuntime: Runtime | undefined = real?.runtime;
+      let runtimeVersion: string | undefined;
+      if (real !== undefined) {
+        try {
+          runtimeVersion = (await real.runtime.version()).runtimeVersion;
+        } catch (err) {
+          throw new BerthError(
+            errorCodes.CONFIG_INVALID,
+            `--runtime ${flags.runtime}: the runtime does not answer: ${errorMessage(err)}`,
+            { cause: err },
+          );
+        }
+      }
       const agent = await startAgent({
         server: flags.server,
         ...(flags.gateway === undefined ? {} : { gateway: flags.gateway }),
@@ -187,9 +233,9 @@ export function agentCommand(): Command {
         runtime:
           runtimeVersion === undefined
             ? { name: simulatedRuntimeName, version: berthVersion().version }
-            : { name: runcRuntimeName, version: runtimeVersion.runtimeVersion },
+            : { name: cri === undefined ? runcRuntimeName : criRuntimeName, version: runtimeVersion },
         podManagerFactory:
-          node?.factory ??
+          real?.factory ??
           simulatedPodManagerFactory({
             nodeName: flags.nodeName,
             nodeIp,
@@ -204,7 +250,7 @@ export function agentCommand(): Command {
           }),
         // kubectl logs / exec, served from the node's runtime.
         streams:
-          node?.streams ??
+          real?.streams ??
           createStreamHandlers({
             runtime: () => nodeRuntime,
             podLogsDir: join(flags.dataDir, 'pods'),
@@ -225,6 +271,7 @@ export function agentCommand(): Command {
       logger.info('shutting down');
       await agent.close();
       await node?.close();
+      cri?.close();
     });
 }
 

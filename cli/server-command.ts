@@ -103,7 +103,7 @@ export function serverCommand(): Command {
     )
     .option(
       '--with-agent',
-      'also run a node agent in this process (all-in-one); its runtime is "fake", a SIMULATOR that starts no containers, until the runc runtime exists (issue #6)',
+      'also run a node agent in this process (all-in-one): real containers with runc when root with runc and overlayfs, otherwise "fake", a SIMULATOR that starts no containers (BERTH_LOCAL_RUNTIME=runc|fake forces one)',
       false,
     )
     .option('--node-name <name>', "the local agent's node name (with --with-agent)", hostname().toLowerCase())
@@ -193,7 +193,9 @@ export function serverCommand(): Command {
               ` (gateway ${server.agentGateway.address})\n\n`) +
           (agent === undefined
             ? ''
-            : `Local node: ${agent.nodeName} (runtime "fake": a simulator, no containers are started)\n\n`),
+            : agent.runtimeName === 'fake'
+              ? `Local node: ${agent.nodeName} (runtime "fake": a simulator, no containers are started)\n\n`
+              : `Local node: ${agent.nodeName} (runtime "${agent.runtimeName}")\n\n`),
       );
       await new Promise<void>((resolve) => {
         const stop = (): void => {

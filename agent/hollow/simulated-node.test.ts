@@ -12,6 +12,7 @@ import {
   simulatedPodManagerFactory,
   type SimulatedNodeParts,
 } from './simulated-node.js';
+import { FakeObjectSource } from '../object-source.js';
 
 function pod(name: string, uid: string): StoredObject {
   return {
@@ -48,7 +49,7 @@ describe('simulatedPodManagerFactory', () => {
       registry,
       podCidr: podCidrForIndex(3),
       onCreated: (p) => (got.parts = p),
-    })(reporter);
+    })(reporter, { objects: new FakeObjectSource() });
     try {
       pods.sync([pod('a', 'uid-a'), pod('b', 'uid-b')]);
       await until(

@@ -45,6 +45,8 @@ export interface StartOptions {
   readonly nodeArgs?: readonly string[];
   /** How long to wait for the server to serve (default 30 s). */
   readonly readyTimeoutMs?: number;
+  /** Extra environment for the server process. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export async function startBerthServer(opts: StartOptions = {}): Promise<BerthServerHandle> {
@@ -73,7 +75,13 @@ export async function startBerthServer(opts: StartOptions = {}): Promise<BerthSe
       ...agentArgs,
       ...(opts.args ?? []),
     ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // `--with-agent` runs containers for real as root; tests opt in (BERTH_LOCAL_RUNTIME=runc, with
+      // their own bridge, cgroup and netns names) so that no test touches the host's default ones.
+      env: { BERTH_LOCAL_RUNTIME: 'fake', ...process.env, ...opts.env },
+    },
   );
   live.add(child);
   let out = '';
