@@ -21,6 +21,11 @@ APT_PACKAGES=(
   "iptables:/usr/sbin/iptables"
   "nftables:/usr/sbin/nft"
   "iproute2:/usr/sbin/ip"
+  "containernetworking-plugins:/usr/lib/cni/bridge"
+  "curl:/usr/bin/curl"
+  "python3-minimal:/usr/bin/python3"
+  "bsdutils:/usr/bin/script"
+  "e2fsprogs:/usr/bin/chattr"
 )
 
 missing=()
