@@ -79,6 +79,10 @@ export class PodSync {
       case 'ping':
         this.#revision = Math.max(this.#revision, kind.ping.revision);
         return;
+      case 'nodeConfig':
+      case 'streamOpen':
+        // Not about pods: the gateway client handles these before they reach here.
+        return;
     }
   }
 

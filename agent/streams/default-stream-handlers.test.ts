@@ -99,7 +99,7 @@ function recorder(stdinChunks: string[] = []): TunnelIo & {
       return Promise.resolve();
     },
     stdin: (async function* () {
-      for (const c of stdinChunks) yield Buffer.from(c);
+      for (const c of stdinChunks) yield await Promise.resolve(Buffer.from(c));
     })(),
     onResize(l: (s: TerminalSize) => void) {
       listeners.push(l);
