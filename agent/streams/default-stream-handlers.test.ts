@@ -175,7 +175,11 @@ describe('default stream handlers on the fake runtime', () => {
     const { runtime, uid } = await setUp();
     const h = createStreamHandlers({ runtime, podLogsDir: logs, clock: realClock });
     const three = recorder();
-    await h.exec(execReq(['sh', '-c', 'echo out; echo err >&2; exit 3'], { podUid: uid }), three, new AbortController().signal);
+    await h.exec(
+      execReq(['sh', '-c', 'echo out; echo err >&2; exit 3'], { podUid: uid }),
+      three,
+      new AbortController().signal,
+    );
     assert.equal(three.exitCode, 3);
     assert.equal(three.out[1], 'out\n');
     assert.equal(three.out[2], 'err\n');
@@ -184,7 +188,11 @@ describe('default stream handlers on the fake runtime', () => {
     assert.equal(cat.exitCode, 0);
     assert.equal(cat.out[1], 'hello world\n');
     const shell = recorder(['echo hi\r', 'exit 5\r']);
-    await h.exec(execReq(['sh'], { podUid: uid, stdin: true, tty: true, stderr: false }), shell, new AbortController().signal);
+    await h.exec(
+      execReq(['sh'], { podUid: uid, stdin: true, tty: true, stderr: false }),
+      shell,
+      new AbortController().signal,
+    );
     assert.equal(shell.exitCode, 5);
     assert.match(shell.out[1] ?? '', /\/ # echo hi\r\nhi\r\n\/ # exit 5\r\n/);
   });
