@@ -45,6 +45,11 @@ export interface PodWorkerHost {
   readonly errorRetryMs: number;
   /** Called after every turn (the manager drops workers that are done for good). */
   turnDone(worker: PodWorker): void;
+  /**
+   * The containers a syncing turn left the pod with (the manager watches pods whose containers
+   * started recently more closely).
+   */
+  observed(worker: PodWorker, containers: PodRuntimeState['containers']): void;
   /** Called when the worker has no turn in flight or queued. */
   workerIdle(worker: PodWorker): void;
 }
@@ -171,6 +176,7 @@ export class PodWorker {
           const pod = this.pod;
           const res = await host.syncer.sync(pod, this.mem, ac.signal);
           const phase = this.#report(pod, res.state, false);
+          host.observed(this, res.state.containers);
           if (phase === 'Running' && !this.mem.startObserved) {
             this.mem.startObserved = true;
             if (this.mem.adopted !== true)

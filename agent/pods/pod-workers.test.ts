@@ -776,6 +776,118 @@ describe('pod workers', () => {
     await t.mgr.close();
   });
 
+  it('a quick exit is noticed by the hot relist, before the one-second relist', async () => {
+    for (const hotWindowMs of [undefined, 0]) {
+      const t = setup(hotWindowMs === undefined ? {} : { hotWindowMs });
+      const job = makePod({
+        name: 'quick',
+        spec: { restartPolicy: 'Never' },
+        annotations: { [fakeAnnotations.runForMs]: '300' },
+      });
+      t.mgr.update(job);
+      await t.settle();
+      assert.equal(at(t.latest(job), 'phase'), 'Running');
+      await t.advance(500, 100);
+      if (hotWindowMs === undefined) {
+        assert.equal(at(t.latest(job), 'phase'), 'Succeeded', 'exit at 300 ms seen by 500 ms');
+      } else {
+        assert.equal(at(t.latest(job), 'phase'), 'Running', 'hot relist off: only the 1 s relist sees it');
+        await t.advance(500, 100);
+        assert.equal(at(t.latest(job), 'phase'), 'Succeeded');
+      }
+      await t.mgr.close();
+      assert.equal(t.clock.pendingTimers, 0);
+    }
+  });
+
+  it('many hot pods share one node-wide listing per hot tick', async () => {
+    const clock = new FakeClock();
+    const runtime = new FakeRuntime({ clock });
+    let lists = 0;
+    const counting = new Proxy(runtime, {
+      get(target, prop, recv) {
+        if (prop === 'listContainers') lists++;
+        const v = Reflect.get(target, prop, recv) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const t = setup(
+      { runtime: counting },
+      {
+        clock,
+        runtime,
+        images: new FakeImageService({ clock }),
+        network: new FakePodNetwork({ cidr: '10.244.1.0/24' }),
+      },
+    );
+    const jobs = Array.from({ length: 6 }, (_, i) =>
+      makePod({
+        name: `quick-${i}`,
+        spec: { restartPolicy: 'Never' },
+        annotations: { [fakeAnnotations.runForMs]: String(300 + 60 * i) },
+      }),
+    );
+    for (const j of jobs) t.mgr.update(j);
+    await t.settle();
+    assert.ok(jobs.every((j) => at(t.latest(j), 'phase') === 'Running'));
+    await t.advance(100, 100); // the first hot tick sees the new containers: each pod gets a turn
+    lists = 0;
+    await t.advance(100, 100); // nothing changed: one listing for all six
+    assert.equal(lists, 1);
+    await t.advance(600, 100); // exits at 300…600 ms; the 1 s relist has not run yet
+    assert.deepEqual(
+      jobs.map((j) => at(t.latest(j), 'phase')),
+      jobs.map(() => 'Succeeded'),
+      'every exit seen within a hot tick, well before the 1 s relist',
+    );
+    await t.mgr.close();
+  });
+
+  it('relists a pod fast only while its containers started recently; one timer throughout', async () => {
+    const clock = new FakeClock();
+    const runtime = new FakeRuntime({ clock });
+    let lists = 0;
+    const counting = new Proxy(runtime, {
+      get(target, prop, recv) {
+        if (prop === 'listContainers') lists++;
+        const v = Reflect.get(target, prop, recv) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const t = setup(
+      { runtime: counting, hotWindowMs: 5000 },
+      {
+        clock,
+        runtime,
+        images: new FakeImageService({ clock }),
+        network: new FakePodNetwork({ cidr: '10.244.1.0/24' }),
+      },
+    );
+    const pod = makePod();
+    t.mgr.update(pod);
+    await t.settle();
+    assert.equal(at(t.latest(pod), 'phase'), 'Running');
+    assert.equal(clock.pendingTimers, 1);
+    lists = 0;
+    await t.advance(2000, 100);
+    assert.ok(lists >= 15, `hot: about 10 relists of the pod per second (${lists} list calls in 2 s)`);
+    assert.equal(clock.pendingTimers, 1);
+    await t.advance(4000, 100);
+    lists = 0;
+    await t.advance(3000, 100);
+    assert.equal(lists, 3, 'cold: one relist per second');
+    // A restart makes the pod hot again.
+    const [c] = await runtime.listContainers({ labelSelector: { 'io.kubernetes.pod.uid': uidOf(pod) } });
+    runtime.crash(c?.id ?? '', 1, 'Error');
+    await t.advance(1000, 100);
+    assert.equal(at(t.latest(pod), 'containerStatuses', 0, 'restartCount'), 1);
+    lists = 0;
+    await t.advance(1000, 100);
+    assert.ok(lists >= 8, `hot again after the restart (${lists} list calls in 1 s)`);
+    await t.mgr.close();
+    assert.equal(clock.pendingTimers, 0);
+  });
+
   it('restarts a container whose image changed', async () => {
     const t = setup();
     const pod = makePod();

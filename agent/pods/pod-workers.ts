@@ -10,6 +10,13 @@
  * 3. wake-ups — workers whose back-off or retry time has come get a turn;
  * 4. resync — every `resyncIntervalMs` (default 60 s) every syncing pod gets a turn anyway.
  *
+ * Pods whose containers started recently are "hot": a container that exits at once (a Job's quick
+ * command, a crash on start-up) is where the kubelet's one-second relist shows most, so for
+ * `hotWindowMs` (default 10 s) after a container's start its pod alone is relisted every
+ * `hotRelistIntervalMs` (default 100 ms) — a change gives the pod a turn, as the full relist would.
+ * The runtime seam has no exit events to wait on; this costs two list calls per hot pod and tick,
+ * and nothing once no pod is hot. It is the same timer, armed for whichever comes first.
+ *
  * Nothing else sets timers, so a process can hold a thousand managers of ten pods each (hollow
  * agents). After an agent restart a new manager over the same runtime adopts what runs: a worker's
  * first turn reads the runtime by pod-uid label and starts only what is missing.
@@ -20,7 +27,7 @@ import type { Logger } from '../../lib/logger.js';
 import { errorMessage } from '../../lib/errors.js';
 import type { StoredObject } from '../../api/object.js';
 import type { ImageService, RegistryCredentials } from '../images/image-service.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { Container, PodSandbox, Runtime } from '../runtime/runtime.js';
 import { runtimeLabels } from '../runtime/labels.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import type { DesiredPods, PodReporter } from './pod-manager.js';
@@ -53,6 +60,14 @@ export interface PodManagerOptions {
   readonly imagePullBackoff?: BackoffOptions;
   /** Relist / probe / wake-up tick, ms. Default 1000. */
   readonly relistIntervalMs?: number;
+  /** Relist period of "hot" pods (a container started within `hotWindowMs`), ms. Default 100. */
+  readonly hotRelistIntervalMs?: number;
+  /**
+   * How long after a container's start its pod stays hot, ms; 0 turns hot relisting off. Default
+   * 10 000 with the default relist period, else 0: a manager told to relist slowly to save CPU
+   * (hollow fleets) does not want a fast relist either.
+   */
+  readonly hotWindowMs?: number;
   /** Every syncing pod gets a turn at least this often, ms. Default 60 000. */
   readonly resyncIntervalMs?: number;
   /** Retry delay after errors without a back-off of their own, ms. Default 10 000. */
@@ -98,6 +113,8 @@ export interface PodManager extends DesiredPods {
 }
 
 const maxTombstones = 10_000;
+/** Up to this many hot pods are relisted one by one; more, with one node-wide listing. */
+const hotPerPodLimit = 4;
 
 export function createPodManager(opts: PodManagerOptions): PodManager {
   return new PodWorkers(opts);
@@ -122,7 +139,11 @@ class PodWorkers implements PodManager, PodWorkerHost {
   readonly #tombstones = new Set<string>();
   /** Spec fingerprints, to skip turns for updates that change only status (our own echoes). */
   readonly #specKeys = new Map<string, string>();
-  readonly #timer: Timer;
+  readonly #relistMs: number;
+  /** The manager's one timer: armed for the next full tick, or sooner for the next hot tick. */
+  #timer: Timer | undefined;
+  #timerAt = Infinity;
+  #nextFullAt: number;
   #sourcesReady = false;
   #closed = false;
   #ticking = false;
@@ -132,6 +153,12 @@ class PodWorkers implements PodManager, PodWorkerHost {
   #fingerprints = new Map<string, string>();
   #runningPods = 0;
   #containersByState = new Map<string, number>();
+  readonly #hotRelistMs: number;
+  readonly #hotWindowMs: number;
+  /** uid → until when the pod is relisted on the fast timer. */
+  readonly #hot = new Map<string, number>();
+  #hotTicking = false;
+  #hotDone: Promise<void> = Promise.resolve();
   readonly #idleWaiters: (() => void)[] = [];
 
   constructor(opts: PodManagerOptions) {
@@ -144,6 +171,10 @@ class PodWorkers implements PodManager, PodWorkerHost {
     if (opts.nodeIP !== undefined) this.nodeIP = opts.nodeIP;
     this.errorRetryMs = opts.errorRetryMs ?? 10_000;
     this.#resyncMs = opts.resyncIntervalMs ?? 60_000;
+    this.#relistMs = opts.relistIntervalMs ?? 1000;
+    this.#nextFullAt = opts.clock.now() + this.#relistMs;
+    this.#hotRelistMs = opts.hotRelistIntervalMs ?? 100;
+    this.#hotWindowMs = opts.hotWindowMs ?? (this.#relistMs <= 1000 ? 10_000 : 0);
     this.#lastResync = opts.clock.now();
     this.metrics = createPodMetrics(opts.registry, {
       runningPods: () => this.#runningPods,
@@ -215,13 +246,7 @@ class PodWorkers implements PodManager, PodWorkerHost {
           }
         : {}),
     });
-    this.#timer = opts.clock.setTimer(
-      opts.relistIntervalMs ?? 1000,
-      () => {
-        this.#tickDone = this.#tick();
-      },
-      { repeat: true },
-    );
+    this.#arm();
   }
 
   // ---- DesiredPods ------------------------------------------------------------------------
@@ -257,8 +282,9 @@ class PodWorkers implements PodManager, PodWorkerHost {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#timer.cancel();
-    await this.#tickDone;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    await Promise.all([this.#tickDone, this.#hotDone]);
     for (const w of this.#workers.values()) w.abort();
     await Promise.allSettled(
       [...this.#workers.values()].flatMap((w) => (w.running !== undefined ? [w.running] : [])),
@@ -289,6 +315,21 @@ class PodWorkers implements PodManager, PodWorkerHost {
       this.#specKeys.delete(w.uid);
       if (!w.orphan) this.#tombstone(w.uid);
     }
+  }
+
+  observed(
+    w: PodWorker,
+    containers: readonly { readonly state: string; readonly startedAt?: number }[],
+  ): void {
+    if (this.#closed || this.#hotWindowMs <= 0) return;
+    let until = 0;
+    for (const c of containers) {
+      if (c.state === 'RUNNING' && c.startedAt !== undefined)
+        until = Math.max(until, c.startedAt + this.#hotWindowMs);
+    }
+    if (until <= this.clock.now()) return;
+    this.#hot.set(w.uid, Math.max(until, this.#hot.get(w.uid) ?? 0));
+    this.#arm();
   }
 
   workerIdle(): void {
@@ -393,12 +434,11 @@ class PodWorkers implements PodManager, PodWorkerHost {
       this.#runtime.listPodSandboxes(selector),
     ]);
     if (this.#isClosed()) return;
-    const parts = new Map<string, string[]>();
-    const add = (uid: string | undefined, s: string): void => {
-      if (uid === undefined) return;
-      const list = parts.get(uid);
-      if (list === undefined) parts.set(uid, [s]);
-      else list.push(s);
+    const byPod = new Map<string, { containers: Container[]; sandboxes: PodSandbox[] }>();
+    const of = (uid: string): { containers: Container[]; sandboxes: PodSandbox[] } => {
+      let e = byPod.get(uid);
+      if (e === undefined) byPod.set(uid, (e = { containers: [], sandboxes: [] }));
+      return e;
     };
     const byState = new Map<string, number>([
       ['created', 0],
@@ -407,20 +447,22 @@ class PodWorkers implements PodManager, PodWorkerHost {
       ['unknown', 0],
     ]);
     for (const c of containers) {
-      add(c.labels[runtimeLabels.podUid], `${c.id}:${c.state}`);
+      const uid = c.labels[runtimeLabels.podUid];
+      if (uid !== undefined) of(uid).containers.push(c);
       const k = c.state.toLowerCase();
       byState.set(k, (byState.get(k) ?? 0) + 1);
     }
     let running = 0;
     for (const s of sandboxes) {
-      add(s.labels[runtimeLabels.podUid], `${s.id}:${s.state}`);
+      const uid = s.labels[runtimeLabels.podUid];
+      if (uid !== undefined) of(uid).sandboxes.push(s);
       if (s.state === 'READY') running++;
     }
     this.#runningPods = running;
     this.#containersByState = byState;
 
     const next = new Map<string, string>();
-    for (const [uid, list] of parts) next.set(uid, list.join(','));
+    for (const [uid, e] of byPod) next.set(uid, fingerprint(e.containers, e.sandboxes));
     for (const [uid, fp] of next) {
       const w = this.#workers.get(uid);
       if (w === undefined) {
@@ -436,6 +478,87 @@ class PodWorkers implements PodManager, PodWorkerHost {
     this.metrics.plegRelistDuration.observe((this.clock.now() - t0) / 1000);
   }
 
+  /** (Re)arms the one timer for the next full tick, or the next hot tick when that comes first. */
+  #arm(): void {
+    if (this.#closed) return;
+    const now = this.clock.now();
+    const at = Math.min(this.#nextFullAt, this.#hot.size > 0 ? now + this.#hotRelistMs : Infinity);
+    if (this.#timer !== undefined && this.#timerAt <= at) return;
+    this.#timer?.cancel();
+    this.#timerAt = at;
+    this.#timer = this.clock.setTimer(at - now, () => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#fire();
+      this.#arm();
+    });
+  }
+
+  #fire(): void {
+    const now = this.clock.now();
+    if (now >= this.#nextFullAt) {
+      // A steady cadence, as a repeating timer would keep; after a stall, start over from now.
+      this.#nextFullAt += this.#relistMs;
+      if (this.#nextFullAt <= now) this.#nextFullAt = now + this.#relistMs;
+      this.#tickDone = this.#tick();
+    } else if (!this.#hotTicking) {
+      this.#hotTicking = true;
+      this.#hotDone = this.#hotTick().finally(() => {
+        this.#hotTicking = false;
+      });
+    }
+  }
+
+  /**
+   * Relists the hot pods; one whose containers or sandboxes changed gets a turn. A few are listed
+   * one by one (the runtime reads only their containers); more at once cost one node-wide listing
+   * (one call each, not one per pod, for runtimes behind RPC).
+   */
+  async #hotTick(): Promise<void> {
+    const now = this.clock.now();
+    const uids: string[] = [];
+    for (const [uid, until] of this.#hot) {
+      const w = this.#workers.get(uid);
+      if (until <= now || w === undefined || w.lifecycle !== 'syncing') this.#hot.delete(uid);
+      // A pod with a turn in flight reads the runtime itself when done; a queued turn is coming.
+      else if (!w.busy) uids.push(uid);
+    }
+    if (uids.length === 0) return;
+    const node = { [runtimeLabels.node]: this.#nodeName };
+    type Listing = readonly [uid: string, containers: readonly Container[], sandboxes: readonly PodSandbox[]];
+    const list = async (uid: string | undefined): Promise<Listing> => {
+      const labelSelector = { ...node, ...(uid === undefined ? {} : { [runtimeLabels.podUid]: uid }) };
+      const [containers, sandboxes] = await Promise.all([
+        this.#runtime.listContainers({ labelSelector }),
+        this.#runtime.listPodSandboxes({ labelSelector }),
+      ]);
+      return [uid ?? '', containers, sandboxes];
+    };
+    try {
+      let lists: readonly Listing[];
+      if (uids.length <= hotPerPodLimit) {
+        lists = await Promise.all(uids.map((uid) => list(uid)));
+      } else {
+        const [, containers, sandboxes] = await list(undefined);
+        const of = (x: Container | PodSandbox): string | undefined => x.labels[runtimeLabels.podUid];
+        lists = uids.map((uid) => [
+          uid,
+          containers.filter((c) => of(c) === uid),
+          sandboxes.filter((sb) => of(sb) === uid),
+        ]);
+      }
+      if (this.#isClosed()) return;
+      for (const [uid, containers, sandboxes] of lists) {
+        const fp = fingerprint(containers, sandboxes);
+        if (this.#fingerprints.get(uid) === fp) continue;
+        this.#fingerprints.set(uid, fp);
+        this.#workers.get(uid)?.kick('sync');
+      }
+    } catch (err) {
+      this.logger.debug({ err: errorMessage(err) }, 'hot relist failed');
+    }
+  }
+
   // A method, so that checks after awaits are not narrowed by the checks before them.
   #isClosed(): boolean {
     return this.#closed;
@@ -447,4 +570,13 @@ class PodWorkers implements PodManager, PodWorkerHost {
     this.#workers.set(uid, w);
     w.kick('kill');
   }
+}
+
+/** What a relist compares per pod: its containers' and sandboxes' ids and states, in a fixed order. */
+function fingerprint(
+  containers: readonly Pick<Container, 'id' | 'state'>[],
+  sandboxes: readonly Pick<PodSandbox, 'id' | 'state'>[],
+): string {
+  const parts = [...containers, ...sandboxes].map((x) => `${x.id}:${x.state}`);
+  return parts.sort().join(',');
 }
