@@ -148,7 +148,7 @@ export class NodeIpamController implements Controller {
           used: this.#owner.size,
           ranges: this.#plan.count,
         },
-        'node IPAM ready',
+        'node IPAM allocating pod CIDRs',
       );
     }
     return runWorkers(this.#queue, (name) => this.reconcile(name), { signal, logger: this.#log });
