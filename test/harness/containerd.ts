@@ -338,9 +338,15 @@ async function removeAllSandboxes(endpoint: string, netns: Set<string>): Promise
           'podSandboxStatus',
           cri.PodSandboxStatusRequest.fromPartial({ podSandboxId: sb.id, verbose: true }),
         );
-        const info = JSON.parse(st.info['info'] ?? '{}') as { netNamespacePath?: string };
-        if (info.netNamespacePath !== undefined && info.netNamespacePath !== '')
-          netns.add(info.netNamespacePath);
+        // containerd 1.6 names the netns only in the sandbox's OCI spec.
+        const info = JSON.parse(st.info['info'] ?? '{}') as {
+          netNamespacePath?: string;
+          runtimeSpec?: { linux?: { namespaces?: { type: string; path?: string }[] } };
+        };
+        const path =
+          info.netNamespacePath ??
+          info.runtimeSpec?.linux?.namespaces?.find((n) => n.type === 'network')?.path;
+        if (path !== undefined && path !== '') netns.add(path);
       } catch {
         // no verbose info: containerd removes the netns itself on stop
       }

@@ -15,6 +15,7 @@
  * sandbox config must not name a network namespace (use `criPodNetwork`, which hands out none). Ids
  * in pod status are `containerd://<id>` (`name` is `containerd`).
  */
+import { isAbsolute, normalize } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import * as cri from '../../../proto/gen/runtime/v1/api.js';
 import type {
@@ -67,6 +68,7 @@ import {
   toCriSandboxConfig,
   toCriSandboxState,
 } from './cri-mapping.js';
+import { Cgroups } from '../runc/cgroups.js';
 import { openCriExecStream } from './cri-exec-stream.js';
 
 export interface CriRuntimeOptions {
@@ -76,6 +78,8 @@ export interface CriRuntimeOptions {
   readonly connection?: CriConnection;
   /** containerd runtime handler for new sandboxes (`runtime_handler`); default containerd's default. */
   readonly runtimeHandler?: string;
+  /** Where pod cgroup parents are removed after their sandbox; default the host's cgroupfs. */
+  readonly cgroups?: Cgroups;
 }
 
 function failure(reason: RuntimeFailureReason, message: string): RuntimeFailure {
@@ -93,11 +97,13 @@ export class CriRuntime implements Runtime {
   readonly #conn: CriConnection;
   readonly #ownsConnection: boolean;
   readonly #handler: string;
+  readonly #cgroups: Cgroups;
 
   constructor(opts: CriRuntimeOptions) {
     this.#conn = opts.connection ?? new CriConnection(opts.endpoint);
     this.#ownsConnection = opts.connection === undefined;
     this.#handler = opts.runtimeHandler ?? '';
+    this.#cgroups = opts.cgroups ?? new Cgroups();
   }
 
   /** The connection, to share with a `CriImageService`. */
@@ -188,6 +194,9 @@ export class CriRuntime implements Runtime {
   }
 
   async removePodSandbox(id: string, opts?: CallOptions): Promise<void> {
+    // containerd and runc remove each container's own cgroup but not the pod's cgroup parent (the
+    // kubelet's pod cgroup manager does that); read it first, while the sandbox still says it.
+    const cgroupParent = await this.#podCgroupOf(id, opts);
     // containerd removes only stopped sandboxes (and their containers); stopping first makes remove
     // also kill what runs, as the seam promises.
     await this.stopPodSandbox(id, opts);
@@ -198,10 +207,42 @@ export class CriRuntime implements Runtime {
         opts,
       );
     } catch (err) {
-      if (isNotFound(err)) return;
-      if (isAbort(err, opts?.signal) || grpcCode(err) === undefined) throw err;
-      throw runtimeFailed('cri RemovePodSandbox', err);
+      if (!isNotFound(err)) {
+        if (isAbort(err, opts?.signal) || grpcCode(err) === undefined) throw err;
+        throw runtimeFailed('cri RemovePodSandbox', err);
+      }
     }
+    // Only empty cgroups go; one still holding processes is left for the next removal.
+    if (cgroupParent !== undefined) await this.#cgroups.remove(cgroupParent);
+  }
+
+  /**
+   * The sandbox's cgroup parent when it is a per-pod one (`…/pod<uid>`), from containerd's verbose
+   * status. Anything else (a shared parent, an unreadable answer) is never removed.
+   */
+  async #podCgroupOf(id: string, opts?: CallOptions): Promise<string | undefined> {
+    let info: string | undefined;
+    try {
+      const res = await this.#call(
+        'podSandboxStatus',
+        cri.PodSandboxStatusRequest.fromPartial({ podSandboxId: id, verbose: true }),
+        opts,
+      );
+      info = res.info['info'];
+    } catch {
+      return undefined;
+    }
+    if (info === undefined) return undefined;
+    let parent: unknown;
+    try {
+      parent = (JSON.parse(info) as { config?: { linux?: { cgroup_parent?: unknown } } }).config?.linux
+        ?.cgroup_parent;
+    } catch {
+      return undefined;
+    }
+    if (typeof parent !== 'string' || !isAbsolute(parent)) return undefined;
+    const normalized = normalize(parent);
+    return /^\/.+\/pod[^/]+$/.test(normalized) ? normalized : undefined;
   }
 
   async podSandboxStatus(id: string, opts?: CallOptions): Promise<PodSandboxStatus | undefined> {
