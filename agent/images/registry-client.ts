@@ -370,28 +370,49 @@ export class RegistryClient {
         }
         if (res.body === null)
           throw new BerthError(errorCodes.IMAGE_REGISTRY, `GET blob ${where}: empty body`);
-        for await (const raw of res.body as AsyncIterable<Uint8Array>) {
-          stall.progress();
-          let chunk = raw;
-          if (skip > 0) {
-            if (chunk.byteLength <= skip) {
-              skip -= chunk.byteLength;
-              continue;
+        // Read with our own reader and cancel it ourselves when the watch fires: undici follows the
+        // request's signal only weakly, and after a garbage collection an abort (the pull's total
+        // timeout) could be lost while the body waited on a stalled connection (undici#3644).
+        const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+        let drained = false;
+        const cancel = (): void => {
+          reader.cancel(stall.signal.reason).catch(() => undefined);
+        };
+        stall.signal.addEventListener('abort', cancel, { once: true });
+        try {
+          for (;;) {
+            const next = await reader.read();
+            if (next.done) {
+              drained = true;
+              break;
             }
-            chunk = chunk.subarray(skip);
-            skip = 0;
+            const raw = next.value;
+            stall.progress();
+            let chunk = raw;
+            if (skip > 0) {
+              if (chunk.byteLength <= skip) {
+                skip -= chunk.byteLength;
+                continue;
+              }
+              chunk = chunk.subarray(skip);
+              skip = 0;
+            }
+            if (offset + chunk.byteLength > desc.size) {
+              throw new BerthError(
+                errorCodes.IMAGE_INVALID,
+                `blob ${where}: more than the ${desc.size} bytes its descriptor declares`,
+              );
+            }
+            offset += chunk.byteLength;
+            progressed = true;
+            yield chunk;
           }
-          if (offset + chunk.byteLength > desc.size) {
-            await discard(res);
-            throw new BerthError(
-              errorCodes.IMAGE_INVALID,
-              `blob ${where}: more than the ${desc.size} bytes its descriptor declares`,
-            );
-          }
-          offset += chunk.byteLength;
-          progressed = true;
-          yield chunk;
+        } finally {
+          stall.signal.removeEventListener('abort', cancel);
+          // Stopped early (an error, the consumer returned): drop the rest of the body.
+          if (!drained) reader.cancel().catch(() => undefined);
         }
+        if (stall.signal.aborted) throw asError(stall.signal.reason);
         if (offset === desc.size) return;
         throw new Error(`connection closed after ${offset} of ${desc.size} bytes`);
       } catch (err) {
