@@ -29,6 +29,7 @@ function network(
     nftTable: 'bt',
     stateDir: dir,
     runner,
+    linkExists: runner.linkExists,
     logger: silentLogger(),
     ...extra,
   });
@@ -170,10 +171,15 @@ describe('BridgePodNetwork', () => {
         'hostports tcp . 8080',
         'hostports tcp . 8081',
       ]);
+      const before = sim.calls.length;
       await net.tearDown('a');
       assert.deepEqual(sim.elements('bt'), ['hostports tcp . 8081']);
       assert.ok(!sim.netns.has(net.netnsName('a')));
       assert.ok(!sim.links.has(net.vethName('a')));
+      assert.ok(
+        sim.lines(before).every((l) => !l.startsWith('ip link del')),
+        'the veth went with its netns: no `ip link del`',
+      );
       assert.ok(sim.netns.has(net.netnsName('b')));
       const calls = sim.calls.length;
       await net.tearDown('a');
@@ -183,6 +189,26 @@ describe('BridgePodNetwork', () => {
         pods: Record<string, unknown>;
       };
       assert.deepEqual(Object.keys(state.pods), ['b']);
+      await net.close();
+    }));
+
+  it('deletes the veth itself when a process still holds the pod’s netns', () =>
+    withDir(async (dir) => {
+      const sim = new SimulatedNetRunner();
+      const net = network(dir, sim, { podCidr: '10.210.4.0/24' });
+      assert.ok((await net.setUp(pod('a'))).ok);
+      const veth = net.vethName('a');
+      sim.heldNetns.add(net.netnsName('a'));
+      const before = sim.calls.length;
+      await net.tearDown('a');
+      assert.ok(!sim.netns.has(net.netnsName('a')));
+      assert.ok(!sim.links.has(veth), 'veth removed although the netns lives on');
+      assert.deepEqual(sim.lines(before).slice(-2), [
+        `ip netns del ${net.netnsName('a')}`,
+        `ip link del ${veth}`,
+      ]);
+      // The same pod can be attached again at once: its veth name is free.
+      assert.ok((await net.setUp(pod('a'))).ok);
       await net.close();
     }));
 

@@ -10,7 +10,7 @@
  *
  *     (none) ──setUp──▶ allocated (ready:false, on disk) ──netns, veth, addresses, hostPorts──▶ ready
  *        ▲                    │ a step failed: undo, free                                      │
- *        └────────────────────┴───────────────tearDown: hostPorts, veth, netns, free◀─────────────┘
+ *        └────────────────────┴───────────────tearDown: hostPorts, netns (+veth), free◀───────────┘
  *
  * The node's network (bridge address, route_localnet, nft table) is made lazily, on the first setUp or
  * when the CIDR becomes known, and rebuilt from the IPAM record after an agent restart. A CIDR change
@@ -23,7 +23,7 @@
  * removed it), and netns with this network's prefix that the record does not know are deleted.
  */
 import { createHash } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { realClock, type Clock } from '../../lib/clock.js';
 import { execCommandRunner, type CommandResult, type CommandRunner } from '../../lib/command-runner.js';
@@ -49,8 +49,13 @@ export interface BridgePodNetworkOptions {
   readonly runner?: CommandRunner;
   /** Used as given (pass a child logger with `{ component: 'pod-network' }`). */
   readonly logger: Logger;
-  /** Only for measuring how long set-ups take. */
+  /** For measuring how long set-ups take, and the wait for a torn-down pod's veth to go. */
   readonly clock?: Clock;
+  /**
+   * Whether a link exists in the agent's network namespace; default: listed in /proc/self/net/dev.
+   * Tests with a scripted runner pass their own.
+   */
+  readonly linkExists?: (name: string) => Promise<boolean>;
   /**
    * Turn on `net.ipv4.ip_forward` with the bridge (default true), which pod traffic to other networks
    * and hairpin hostPorts need; the CNI bridge plugin and k3s do the same. Tests that only talk
@@ -82,6 +87,7 @@ export class BridgePodNetwork implements PodNetwork {
   readonly #runner: CommandRunner;
   readonly #log: Logger;
   readonly #clock: Clock;
+  readonly #linkExists: (name: string) => Promise<boolean>;
   readonly #ipForward: boolean;
   /** The CIDR the controller assigned (undefined until known). */
   #desired: Ipv4Cidr | undefined;
@@ -116,6 +122,7 @@ export class BridgePodNetwork implements PodNetwork {
     this.#runner = opts.runner ?? execCommandRunner;
     this.#log = opts.logger;
     this.#clock = opts.clock ?? realClock;
+    this.#linkExists = opts.linkExists ?? procNetDevHas;
     this.#ipForward = opts.ipForward ?? true;
     if (opts.podCidr !== undefined) this.setPodCidr(opts.podCidr);
   }
@@ -348,13 +355,26 @@ export class BridgePodNetwork implements PodNetwork {
     );
   }
 
-  /** Deletes the pod's veth and netns; either being gone already is fine. */
+  /**
+   * Deletes the pod's netns and veth; either being gone already is fine. On return the host end is
+   * gone, so a setUp of the same pod can make it again.
+   */
   async #removeLinks(a: Pick<PodAllocation, 'veth' | 'netns'>): Promise<void> {
-    // The veth first: deleting one end removes both, even if a process still holds the netns.
-    const veth = await this.#runner.run('ip', ['link', 'del', a.veth]);
-    if (veth.code !== 0 && !isNotFound(veth)) throw commandError('ip', ['link', 'del', a.veth], veth);
     const ns = await this.#runner.run('ip', ['netns', 'del', a.netns]);
     if (ns.code !== 0 && !isNotFound(ns)) throw commandError('ip', ['netns', 'del', a.netns], ns);
+    // The pod end lives in the netns, so destroying the netns destroys the pair: one process fewer per
+    // pod. The kernel does that asynchronously (usually 5–30 ms), so wait for the host end to go,
+    // reading /proc rather than starting `ip`. When a process still holds the netns it outlives
+    // `ip netns del` with the veth: then deleting the host end is what removes the pair.
+    const deadline = this.#clock.now() + vethGoneWaitMs;
+    while (await this.#linkExists(a.veth)) {
+      if (this.#clock.now() >= deadline) {
+        const veth = await this.#runner.run('ip', ['link', 'del', a.veth]);
+        if (veth.code !== 0 && !isNotFound(veth)) throw commandError('ip', ['link', 'del', a.veth], veth);
+        return;
+      }
+      await this.#clock.sleep(5);
+    }
   }
 
   async #tearDown(uid: string): Promise<void> {
@@ -626,6 +646,15 @@ function hostPortConflict(store: IpamStore, uid: string, rules: readonly HostPor
 
 function isPort(n: number): boolean {
   return Number.isInteger(n) && n > 0 && n < 65536;
+}
+
+/** How long tearDown waits for the kernel to destroy a pod's veth with its netns before deleting it. */
+const vethGoneWaitMs = 500;
+
+/** True when `/proc/self/net/dev` (this process's network namespace) lists `name`. */
+async function procNetDevHas(name: string): Promise<boolean> {
+  const text = await readFile('/proc/self/net/dev', 'utf8');
+  return text.split('\n').some((line) => line.trimStart().startsWith(`${name}:`));
 }
 
 async function listNetns(runner: CommandRunner): Promise<string[]> {

@@ -30,8 +30,16 @@ export class SimulatedNetRunner implements CommandRunner {
   readonly sysctls = new Map<string, string>();
   /** Table name → set of `<map> <key>` element keys. */
   readonly tables = new Map<string, Set<string>>();
+  /**
+   * Netns a process still holds: `ip netns del` removes the name, but the namespace (and the veth
+   * whose peer is in it) lives on, as in the kernel.
+   */
+  readonly heldNetns = new Set<string>();
   /** Return a result to fail (or otherwise answer) a call instead of simulating it. */
   failWhen: ((call: RecordedCall) => CommandResult | undefined) | undefined;
+
+  /** For `BridgePodNetworkOptions.linkExists`: whether the simulated host namespace has `name`. */
+  readonly linkExists = (name: string): Promise<boolean> => Promise.resolve(this.links.has(name));
 
   run(
     file: string,
@@ -120,6 +128,7 @@ export class SimulatedNetRunner implements CommandRunner {
       if (!this.netns.delete(name)) {
         return fail(`Cannot remove namespace file "/var/run/netns/${name}": No such file or directory`);
       }
+      if (this.heldNetns.has(name)) return ok;
       for (const [link, l] of this.links) if (l.peerNetns === name) this.links.delete(link);
       return ok;
     }

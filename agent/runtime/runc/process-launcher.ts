@@ -18,6 +18,7 @@
  * runc's own errors go to `runc.log` (JSON lines), not to the container's log.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { SpawnHelper } from '../../../lib/spawn-helper.js';
 
 /**
  * `$1` runc, `$2` runc root, `$3` bundle, `$4` container id, `$5` container dir (holds the FIFOs, the
@@ -60,14 +61,14 @@ export interface ProcessLauncher {
   launchPiped(spec: PipedSpec): ChildProcess;
 }
 
+function shimArgs(s: ShimSpec): string[] {
+  return ['-c', shimScript, 'berth-shim', s.runcPath, s.runcRoot, s.bundle, s.containerId, s.containerDir];
+}
+
 /** The real launcher: `child_process.spawn`. */
 export const spawnProcessLauncher: ProcessLauncher = {
   launchShim: (s) => {
-    const child = spawn(
-      '/bin/sh',
-      ['-c', shimScript, 'berth-shim', s.runcPath, s.runcRoot, s.bundle, s.containerId, s.containerDir],
-      { detached: true, stdio: 'ignore', cwd: '/' },
-    );
+    const child = spawn('/bin/sh', shimArgs(s), { detached: true, stdio: 'ignore', cwd: '/' });
     // A spawn failure (no /bin/sh) shows up as an exit file that never appears; the start times out.
     child.on('error', () => undefined);
     child.unref();
@@ -79,3 +80,20 @@ export const spawnProcessLauncher: ProcessLauncher = {
       ...(s.env === undefined ? {} : { env: { ...process.env, ...s.env } }),
     }),
 };
+
+/**
+ * The launcher of a real node whose programs go through the spawn helper (lib/spawn-helper.ts): the
+ * shim is started by the helper, detached in its own session as above, so it outlives both the helper
+ * and the agent. The caller opens the FIFOs before calling `launchShim`, and the request leaves this
+ * process only after that, so the ordering guarantee holds. Piped `runc exec` sessions need pipes to
+ * this process and stay on `child_process.spawn`.
+ */
+export function helperProcessLauncher(helper: SpawnHelper): ProcessLauncher {
+  return {
+    launchShim: (s) => {
+      // As with spawn: a failure shows up as an exit file that never appears; the start times out.
+      helper.launchDetached({ file: '/bin/sh', args: shimArgs(s), cwd: '/' }).catch(() => undefined);
+    },
+    launchPiped: (s) => spawnProcessLauncher.launchPiped(s),
+  };
+}

@@ -24,6 +24,7 @@ function world() {
   const base = mkdtempSync(join(tmpdir(), 'berth-runc-unit-'));
   const calls: string[] = [];
   const known = new Set<string>();
+  let deleteFails = 0;
   const runner: CommandRunner = {
     run: (file, args): Promise<CommandResult> => {
       calls.push([file, ...args].join(' '));
@@ -42,6 +43,10 @@ function world() {
           : Promise.resolve({ code: 1, stdout: '', stderr: 'container does not exist' });
       }
       if (cmd === 'delete') {
+        if (deleteFails > 0) {
+          deleteFails--;
+          return Promise.resolve({ code: 1, stdout: '', stderr: 'cannot delete: device busy' });
+        }
         known.delete(args[args.length - 1] ?? '');
         return ok();
       }
@@ -118,6 +123,10 @@ function world() {
     setShim: (f: ShimScript) => {
       shim = f;
     },
+    /** The next `n` runc deletes fail. */
+    failDeletes: (n: number) => {
+      deleteFails = n;
+    },
     close: () => {
       rmSync(base, { recursive: true, force: true });
     },
@@ -171,6 +180,45 @@ describe('RuncRuntime (scripted runc)', () => {
       assert.equal(again.ok ? '' : again.reason, 'InvalidState');
       await rt.removePodSandbox(sb.id);
       assert.deepEqual(await rt.listContainers(), []);
+      assert.equal(
+        w.calls.filter((l) => l.endsWith(`delete -f ${c.id}`)).length,
+        1,
+        'deleted once, at the exit; not again at removal',
+      );
+    } finally {
+      w.close();
+    }
+  });
+
+  it('deletes the runc container again at removal when the delete at its exit failed', async () => {
+    const w = world();
+    try {
+      const rt = w.runtime();
+      w.setShim((s) => {
+        writeFileSync(join(s.containerDir, 'pid'), '42');
+      });
+      const sb = await rt.runPodSandbox(w.sandbox);
+      assert.ok(sb.ok);
+      const c = await rt.createContainer(sb.id, w.container('app'), w.sandbox);
+      assert.ok(c.ok);
+      const started = await rt.startContainer(c.id);
+      assert.ok(started.ok);
+      w.failDeletes(1);
+      writeExit(
+        {
+          runcPath: '',
+          runcRoot: '',
+          bundle: '',
+          containerId: c.id,
+          containerDir: join(w.base, 'state', 'containers', c.id),
+        },
+        0,
+      );
+      assert.equal((await rt.containerStatus(c.id))?.state, 'EXITED');
+      await rt.removeContainer(c.id);
+      assert.equal(w.calls.filter((l) => l.endsWith(`delete -f ${c.id}`)).length, 2);
+      assert.ok(!w.known.has(c.id), 'runc no longer knows it');
+      await rt.removePodSandbox(sb.id);
     } finally {
       w.close();
     }

@@ -120,6 +120,8 @@ interface LiveContainer {
   shimGone?: Promise<void> | undefined;
   finalizing?: Promise<void> | undefined;
   starting?: Promise<unknown> | undefined;
+  /** `runc delete -f` succeeded after the shim recorded the exit: removal needs no second one. */
+  runcDeleted?: boolean | undefined;
 }
 
 const version = '0.1.0';
@@ -753,6 +755,8 @@ export class RuncRuntime implements Runtime {
       const complaint = await this.#runc.delete(rec.id, true);
       if (complaint !== undefined)
         this.#logger.warn({ containerId: rec.id, complaint }, 'runc delete failed');
+      // With the exit file written, `runc run` has returned: nothing can bring the container back.
+      else if (exitAt !== undefined) live.runcDeleted = true;
       await this.#cgroups.remove(rec.cgroupsPath);
       if (pidAt !== undefined) rec.startedAt ??= Math.max(pidAt, rec.createdAt);
       const finished = exitAt ?? this.#clock.now();
@@ -856,7 +860,8 @@ export class RuncRuntime implements Runtime {
     await this.stopContainer(id, 0, opts);
     await this.#withLock(id, async () => {
       if (!this.#containers.has(id)) return;
-      await this.#runc.delete(id, true);
+      // The delete at the recorded exit is final (see runcDeleted): one process fewer per container.
+      if (live.runcDeleted !== true || live.rec.state !== 'EXITED') await this.#runc.delete(id, true);
       await this.#detachLogs(live);
       await this.#cgroups.remove(live.rec.cgroupsPath);
       await this.#removeContainerFiles(id);
