@@ -198,12 +198,16 @@ for (const backend of ['sqlite', 'etcd'] as const) {
     });
 
     it('diffs without mutating (dryRun=All)', async () => {
-      const before = await k(['get', 'deployment', 'web', '-o', 'jsonpath={.metadata.resourceVersion}']);
+      // generation and the template, not resourceVersion: the deployment controller may write the
+      // status of the previous test's rollout at any moment.
+      const spec = '{.metadata.generation} {.spec.replicas} {.spec.template.spec.containers[0].image}';
+      const before = await k(['get', 'deployment', 'web', '-o', `jsonpath=${spec}`]);
       const diff = await k(['diff', '-f', '-'], v1);
       assert.equal(diff.code, 1, `kubectl diff exits 1 when there are differences: ${diff.stderr}`);
       assert.match(diff.stdout, /busybox:1\.36/);
-      const afterDiff = await k(['get', 'deployment', 'web', '-o', 'jsonpath={.metadata.resourceVersion}']);
+      const afterDiff = await k(['get', 'deployment', 'web', '-o', `jsonpath=${spec}`]);
       assert.equal(afterDiff.stdout, before.stdout, 'diff must not change the object');
+      assert.match(afterDiff.stdout, /^\d+ 4 busybox:1\.38$/);
     });
 
     it('streams changes to get -w', async () => {
