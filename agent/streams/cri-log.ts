@@ -1,7 +1,8 @@
 /**
  * The CRI container log format, one entry per file line: `<RFC3339Nano time> <stdout|stderr> <P|F>
  * <message>` — `P` marks a partial line continued by the next entry, `F` a full line (the message
- * then had a newline, stripped in the file). Pure parsing and formatting; files are log-reader.ts's.
+ * then had a newline, stripped in the file). Pure parsing and formatting, shared by the log reader
+ * (log-reader.ts) and the runtimes that write the files themselves (runc's writer, the fake).
  */
 
 export type LogStream = 'stdout' | 'stderr';

@@ -45,7 +45,8 @@ import type {
 import { matchesLabels } from '../runtime.js';
 import { imageRefOf } from '../image-ref.js';
 import { startFakeExec } from './fake-exec-stream.js';
-import { formatFakeLog, resolveFakeScript, type FakeScript } from './fake-script.js';
+import { formatCriEntries } from '../../streams/cri-log.js';
+import { resolveFakeScript, type FakeScript } from './fake-script.js';
 import { runFakeShell } from './fake-shell.js';
 
 interface FakeSandbox {
@@ -498,7 +499,7 @@ export class FakeRuntime implements Runtime {
     c.logWrites = previous.then(async () => {
       try {
         await mkdir(dirname(c.logPath), { recursive: true });
-        await appendFile(c.logPath, formatFakeLog(at, text));
+        await appendFile(c.logPath, formatCriEntries(at, 'stdout', text));
       } catch {
         // A fake's log is best effort: a missing log directory must not fail the simulation.
       }

@@ -128,17 +128,3 @@ export function resolveFakeScript(
     ...(logEveryMs !== undefined ? { logEveryMs } : {}),
   };
 }
-
-/**
- * The CRI log file text for fake output written at `ms`: one `F` entry per line, a `P` entry for a
- * trailing piece without a newline (the format runc and containerd write).
- */
-export function formatFakeLog(ms: number, text: string): string {
-  const time = `${new Date(ms).toISOString().slice(0, -1)}000000Z`;
-  const parts = text.split('\n');
-  const last = parts.pop() ?? '';
-  let out = '';
-  for (const p of parts) out += `${time} stdout F ${p}\n`;
-  if (last !== '') out += `${time} stdout P ${last}\n`;
-  return out;
-}

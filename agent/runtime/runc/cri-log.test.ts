@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock } from '../../../lib/clock.js';
 import { silentLogger } from '../../../lib/logger.js';
-import { criTimestamp, CriLogWriter, formatCriRecords, maxLineBytes, rotationSuffix } from './cri-log.js';
+import { criTimestamp } from '../../streams/cri-log.js';
+import { CriLogWriter, formatCriRecords, maxLineBytes, rotationSuffix } from './cri-log.js';
 
 const ts = '2026-01-01T00:00:00.000000000Z';
 

@@ -22,16 +22,10 @@ import { Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import type { Clock } from '../../../lib/clock.js';
 import type { Logger } from '../../../lib/logger.js';
-
-export type LogStream = 'stdout' | 'stderr';
+import { criTimestamp, type LogStream } from '../../streams/cri-log.js';
 
 /** Longest line written as one record; longer lines are split into `P` records (containerd: 16 KiB). */
 export const maxLineBytes = 16 * 1024;
-
-/** `2026-11-27T23:59:59.123000000Z`. */
-export function criTimestamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z');
-}
 
 /**
  * Turns `chunk` (appended to `pending`, the previous chunk's unfinished line) into CRI records.
