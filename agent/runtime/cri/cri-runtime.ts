@@ -142,6 +142,21 @@ export class CriRuntime implements Runtime {
     }
   }
 
+  /** `#must`, except that NotFound is `undefined` (stop/remove are idempotent; a gone object has no status). */
+  async #unlessNotFound<K extends RuntimeMethod>(
+    method: K,
+    request: RequestOf<cri.RuntimeServiceClient, K>,
+    opts: CallOptions | undefined,
+  ): Promise<ResponseOf<cri.RuntimeServiceClient, K> | undefined> {
+    try {
+      return await this.#call(method, request, opts);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      if (isAbort(err, opts?.signal) || grpcCode(err) === undefined) throw err;
+      throw runtimeFailed(`cri ${method}`, err);
+    }
+  }
+
   async version(opts?: CallOptions): Promise<RuntimeVersion> {
     const v = await this.#must('version', cri.VersionRequest.fromPartial({ version: 'v1' }), opts);
     return {
@@ -184,13 +199,11 @@ export class CriRuntime implements Runtime {
   }
 
   async stopPodSandbox(id: string, opts?: CallOptions): Promise<void> {
-    try {
-      await this.#call('stopPodSandbox', cri.StopPodSandboxRequest.fromPartial({ podSandboxId: id }), opts);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      if (isAbort(err, opts?.signal) || grpcCode(err) === undefined) throw err;
-      throw runtimeFailed('cri StopPodSandbox', err);
-    }
+    await this.#unlessNotFound(
+      'stopPodSandbox',
+      cri.StopPodSandboxRequest.fromPartial({ podSandboxId: id }),
+      opts,
+    );
   }
 
   async removePodSandbox(id: string, opts?: CallOptions): Promise<void> {
@@ -200,18 +213,11 @@ export class CriRuntime implements Runtime {
     // containerd removes only stopped sandboxes (and their containers); stopping first makes remove
     // also kill what runs, as the seam promises.
     await this.stopPodSandbox(id, opts);
-    try {
-      await this.#call(
-        'removePodSandbox',
-        cri.RemovePodSandboxRequest.fromPartial({ podSandboxId: id }),
-        opts,
-      );
-    } catch (err) {
-      if (!isNotFound(err)) {
-        if (isAbort(err, opts?.signal) || grpcCode(err) === undefined) throw err;
-        throw runtimeFailed('cri RemovePodSandbox', err);
-      }
-    }
+    await this.#unlessNotFound(
+      'removePodSandbox',
+      cri.RemovePodSandboxRequest.fromPartial({ podSandboxId: id }),
+      opts,
+    );
     // Only empty cgroups go; one still holding processes is left for the next removal.
     if (cgroupParent !== undefined) await this.#cgroups.remove(cgroupParent);
   }
@@ -246,18 +252,12 @@ export class CriRuntime implements Runtime {
   }
 
   async podSandboxStatus(id: string, opts?: CallOptions): Promise<PodSandboxStatus | undefined> {
-    try {
-      const res = await this.#call(
-        'podSandboxStatus',
-        cri.PodSandboxStatusRequest.fromPartial({ podSandboxId: id }),
-        opts,
-      );
-      return res.status === undefined ? undefined : fromCriSandboxStatus(res.status);
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      if (isAbort(err, opts?.signal) || grpcCode(err) === undefined) throw err;
-      throw runtimeFailed('cri PodSandboxStatus', err);
-    }
+    const res = await this.#unlessNotFound(
+      'podSandboxStatus',
+      cri.PodSandboxStatusRequest.fromPartial({ podSandboxId: id }),
+      opts,
+    );
+    return res?.status === undefined ? undefined : fromCriSandboxStatus(res.status);
   }
 
   async listPodSandboxes(filter?: PodSandboxFilter, opts?: CallOptions): Promise<readonly PodSandbox[]> {
@@ -334,23 +334,15 @@ export class CriRuntime implements Runtime {
       containerId: id,
       timeout: BigInt(Math.max(0, Math.ceil(timeoutSeconds))),
     });
-    try {
-      await this.#call('stopContainer', request, opts);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      if (isAbort(err, opts?.signal) || grpcCode(err) === undefined) throw err;
-      throw runtimeFailed('cri StopContainer', err);
-    }
+    await this.#unlessNotFound('stopContainer', request, opts);
   }
 
   async removeContainer(id: string, opts?: CallOptions): Promise<void> {
-    try {
-      await this.#call('removeContainer', cri.RemoveContainerRequest.fromPartial({ containerId: id }), opts);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      if (isAbort(err, opts?.signal) || grpcCode(err) === undefined) throw err;
-      throw runtimeFailed('cri RemoveContainer', err);
-    }
+    await this.#unlessNotFound(
+      'removeContainer',
+      cri.RemoveContainerRequest.fromPartial({ containerId: id }),
+      opts,
+    );
   }
 
   async containerStatus(id: string, opts?: CallOptions): Promise<ContainerStatus | undefined> {
