@@ -18,12 +18,7 @@ import { createCriAgentNode, criRuntimeName, type CriAgentNode } from '../agent/
 import { detectNodeIp } from '../agent/host-info.js';
 import { createRuncNode, runcNodeUnavailable, runcRuntimeName, type RuncNode } from '../agent/runc-node.js';
 import type { Runtime } from '../agent/runtime/runtime.js';
-import { createStreamHandlers } from '../agent/streams/default-stream-handlers.js';
-import {
-  podCidrForName,
-  simulatedPodManagerFactory,
-  simulatedRuntimeName,
-} from '../agent/hollow/simulated-node.js';
+import { podCidrForName, simulatedNode, simulatedRuntimeName } from '../agent/hollow/simulated-node.js';
 import { realClock } from '../lib/clock.js';
 import { BerthError, errorCodes, errorMessage } from '../lib/errors.js';
 import { createLogger } from '../lib/logger.js';
@@ -209,7 +204,6 @@ export function agentCommand(): Command {
       }
       const real: { factory: PodManagerFactory; streams: RuncNode['streams']; runtime: Runtime } | undefined =
         node ?? cri;
-      let nodeRuntime: Runtime | undefined = real?.runtime;
       let runtimeVersion: string | undefined;
       if (real !== undefined) {
         try {
@@ -222,6 +216,17 @@ export function agentCommand(): Command {
           );
         }
       }
+      const leaves =
+        real ??
+        simulatedNode({
+          nodeName: flags.nodeName,
+          nodeIp,
+          clock: realClock,
+          logger,
+          registry,
+          podCidr: flags.podCidr ?? podCidrForName(flags.nodeName),
+          dataDir: flags.dataDir,
+        });
       const agent = await startAgent({
         server: flags.server,
         ...(flags.gateway === undefined ? {} : { gateway: flags.gateway }),
@@ -234,28 +239,9 @@ export function agentCommand(): Command {
           runtimeVersion === undefined
             ? { name: simulatedRuntimeName, version: berthVersion().version }
             : { name: cri === undefined ? runcRuntimeName : criRuntimeName, version: runtimeVersion },
-        podManagerFactory:
-          real?.factory ??
-          simulatedPodManagerFactory({
-            nodeName: flags.nodeName,
-            nodeIp,
-            clock: realClock,
-            logger,
-            registry,
-            podCidr: flags.podCidr ?? podCidrForName(flags.nodeName),
-            dataDir: flags.dataDir,
-            onCreated: (parts) => {
-              nodeRuntime = parts.runtime;
-            },
-          }),
+        podManagerFactory: leaves.factory,
         // kubectl logs / exec, served from the node's runtime.
-        streams:
-          real?.streams ??
-          createStreamHandlers({
-            runtime: () => nodeRuntime,
-            podLogsDir: join(flags.dataDir, 'pods'),
-            clock: realClock,
-          }),
+        streams: leaves.streams,
         logger,
         registry,
         metricsListen: flags.metricsListen,

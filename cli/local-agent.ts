@@ -17,14 +17,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAgent, type RunningAgent } from '../agent/agent.js';
 import { detectNodeIp } from '../agent/host-info.js';
-import type { Runtime } from '../agent/runtime/runtime.js';
-import { createStreamHandlers } from '../agent/streams/default-stream-handlers.js';
 import { createRuncNode, runcNodeUnavailable, runcRuntimeName, type RuncNode } from '../agent/runc-node.js';
-import {
-  podCidrForName,
-  simulatedPodManagerFactory,
-  simulatedRuntimeName,
-} from '../agent/hollow/simulated-node.js';
+import { podCidrForName, simulatedNode, simulatedRuntimeName } from '../agent/hollow/simulated-node.js';
 import type { RunningServer } from '../controller/server.js';
 import { realClock } from '../lib/clock.js';
 import { BerthError, errorCodes, errorMessage } from '../lib/errors.js';
@@ -111,7 +105,17 @@ export async function startLocalAgent(opts: LocalAgentOptions): Promise<RunningA
     log.info({ runtime: runcRuntimeName }, 'local node runs real containers with runc');
   }
   const runtimeVersion = node === undefined ? undefined : await node.runtime.version();
-  let nodeRuntime: Runtime | undefined = node?.runtime;
+  const leaves =
+    node ??
+    simulatedNode({
+      nodeName: opts.nodeName,
+      nodeIp,
+      clock: realClock,
+      logger: log,
+      registry,
+      podCidr: podCidrForName(opts.nodeName),
+      dataDir,
+    });
   let agent: RunningAgent;
   try {
     agent = await startAgent({
@@ -126,28 +130,9 @@ export async function startLocalAgent(opts: LocalAgentOptions): Promise<RunningA
         runtimeVersion === undefined
           ? { name: simulatedRuntimeName, version: berthVersion().version }
           : { name: runcRuntimeName, version: runtimeVersion.runtimeVersion },
-      podManagerFactory:
-        node?.factory ??
-        simulatedPodManagerFactory({
-          nodeName: opts.nodeName,
-          nodeIp,
-          clock: realClock,
-          logger: log,
-          registry,
-          podCidr: podCidrForName(opts.nodeName),
-          dataDir,
-          onCreated: (parts) => {
-            nodeRuntime = parts.runtime;
-          },
-        }),
+      podManagerFactory: leaves.factory,
       // kubectl logs / exec, served from the node's runtime.
-      streams:
-        node?.streams ??
-        createStreamHandlers({
-          runtime: () => nodeRuntime,
-          podLogsDir: join(dataDir, 'pods'),
-          clock: realClock,
-        }),
+      streams: leaves.streams,
       logger: log,
       registry,
       metricsListen: opts.metricsListen,

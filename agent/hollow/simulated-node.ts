@@ -3,10 +3,11 @@
  * image service, the fake pod network and a probe transport where every endpoint answers healthy.
  * Nothing here starts a process or touches the host's network; pods are reported Running because the
  * fake runtime says their containers run. Used by `berth agent --runtime fake`, by the all-in-one
- * `berth server --with-agent` until the runc runtime exists (issue #6), and by hollow agents
+ * `berth server --with-agent` where runc cannot run, and by hollow agents
  * (kubemark's hollow node: the real agent code with only the leaves swapped).
  *
- * Pod addresses come from a per-node /24 (the controller does not assign pod CIDRs yet): given, or
+ * Pod addresses come from a per-node /24 (not the CIDR the controller assigns, so hollow fleets need no
+ * wide --cluster-cidr): given, or
  * derived from the node name so that a handful of simulated nodes rarely share one.
  */
 import { createHash } from 'node:crypto';
@@ -20,6 +21,8 @@ import { createPodManager, type PodManager } from '../pods/pod-workers.js';
 import { alwaysHealthyTransport } from '../pods/prober.js';
 import { FakeImageService } from '../runtime/fake/fake-image-service.js';
 import { FakeRuntime } from '../runtime/fake/fake-runtime.js';
+import { createStreamHandlers } from '../streams/default-stream-handlers.js';
+import type { StreamHandlers } from '../streams/stream-types.js';
 
 /** The runtime name simulated nodes report (Node `containerRuntimeVersion` is `fake://<version>`). */
 export const simulatedRuntimeName = 'fake';
@@ -80,6 +83,31 @@ export function simulatedPodManagerFactory(opts: SimulatedNodeOptions): PodManag
     opts.onCreated?.({ runtime, images, network, pods });
     return pods;
   };
+}
+
+/**
+ * A simulated node for one agent: its pod manager factory, and `kubectl logs`/`exec` handlers served
+ * from the fake runtime that factory builds (what `berth agent --runtime fake` and the all-in-one's
+ * fallback hand to `startAgent`).
+ */
+export function simulatedNode(opts: SimulatedNodeOptions): {
+  readonly factory: PodManagerFactory;
+  readonly streams: StreamHandlers;
+} {
+  let runtime: FakeRuntime | undefined;
+  const factory = simulatedPodManagerFactory({
+    ...opts,
+    onCreated: (parts) => {
+      runtime = parts.runtime;
+      opts.onCreated?.(parts);
+    },
+  });
+  const streams = createStreamHandlers({
+    runtime: () => runtime,
+    podLogsDir: opts.dataDir === undefined ? '/var/log/pods' : join(opts.dataDir, 'pods'),
+    clock: opts.clock,
+  });
+  return { factory, streams };
 }
 
 /**
